@@ -1,0 +1,33 @@
+/*
+ * iotd.h — the return codes and named limits shared by every module.
+ *
+ * Every function that can fail returns one of the IOTD_* codes (or NULL for
+ * constructors) and every caller checks it, as nginx does with NGX_OK and
+ * NGX_ERROR. Limits on outside input live here so that they are named once.
+ */
+#ifndef IOTD_H
+#define IOTD_H
+
+#include <stddef.h>
+
+enum {
+    IOTD_OK = 0,        /* done */
+    IOTD_ERROR = -1,    /* failed; the callee logged or set an error */
+    IOTD_DECLINED = -2, /* nothing to do / not found; not an error */
+    IOTD_AGAIN = -3,    /* a dependency is unavailable right now; retry later */
+};
+
+/* Limits on outside input. */
+#define IOTD_MAX_NAME_CHARS 200          /* image name, in characters */
+#define IOTD_MAX_TAGLINE_CHARS 500       /* image tagline, in characters */
+#define IOTD_MAX_PATH_BYTES 2048         /* request path */
+#define IOTD_MAX_QUERY_BYTES 4096        /* query string */
+#define IOTD_MAX_COOKIE_BYTES 4096       /* Cookie header */
+#define IOTD_MAX_PARAMS 64               /* query or form fields per request */
+#define IOTD_MAX_FORM_BYTES (64 * 1024)  /* urlencoded body */
+#define IOTD_MAX_TEMPLATE_BYTES (256 * 1024)
+
+#define IOTD_UNUSED(x) ((void)(x))
+#define IOTD_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+#endif
