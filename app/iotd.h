@@ -30,4 +30,15 @@ enum {
 #define IOTD_UNUSED(x) ((void)(x))
 #define IOTD_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
+/* Limits on request parsing (request.c, form.c, multipart.c). */
+#define IOTD_MAX_COOKIES 64                /* cookie pairs in the Cookie header */
+#define IOTD_MAX_HEADER_BYTES 8192         /* any other request header or parameter we read */
+#define IOTD_MAX_METHOD_CHARS 16           /* REQUEST_METHOD */
+#define IOTD_MAX_HOST_BYTES 255            /* Host header */
+#define IOTD_MAX_REQUEST_ID_CHARS 64       /* REQUEST_ID passed by nginx */
+#define IOTD_MAX_PARTS 32                  /* parts in a multipart/form-data body */
+#define IOTD_MAX_PART_HEADER_BYTES 4096    /* header block of one multipart part */
+#define IOTD_MAX_UPLOAD_BYTES (20L * 1024 * 1024) /* multipart body, unless configured */
+#define IOTD_MAX_BOUNDARY_CHARS 70         /* multipart boundary (RFC 2046) */
+
 #endif
