@@ -431,6 +431,29 @@ START_TEST(test_errors_and_retries)
 }
 END_TEST
 
+START_TEST(test_list_pages)
+{
+    char endpoint[128], body[32];
+    snprintf(endpoint, sizeof endpoint, "%s/list", fixture.base);
+    iotd_s3_config c = config(endpoint, "bkt", "us-east-1");
+    iotd_s3 *s3 = client(&c, "AKIDTEST", "test-secret", NULL);
+    iotd_s3_listing l;
+    iotd_s3_listing_init(&l);
+    iotd_s3_error e;
+    ck_assert_int_eq(http_fixture_get(&fixture, "/count/list", body, sizeof body), 200);
+    long before = atol(body);
+    ck_assert_int_eq(iotd_s3_list(s3, "images/x y+", &l, &e), IOTD_OK);
+    ck_assert_int_eq(http_fixture_get(&fixture, "/count/list", body, sizeof body), 200);
+    ck_assert_int_eq(atol(body) - before, 2);
+    ck_assert_uint_eq(l.len, 2);
+    ck_assert_str_eq(l.items[0].key, "images/x y+a");
+    ck_assert_str_eq(l.items[1].key, "images/x y+b");
+    ck_assert_int_eq(l.items[1].size, 2);
+    iotd_s3_listing_free(&l);
+    iotd_s3_free(s3);
+}
+END_TEST
+
 static int closed_port(void)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -597,6 +620,35 @@ START_TEST(test_live_presigned)
 }
 END_TEST
 
+START_TEST(test_live_large_object)
+{
+    /* over 1 MiB, where libcurl switches to Expect: 100-continue */
+    iotd_s3 *s3 = live_client(live.secret);
+    iotd_s3_error e;
+    iotd_buf prefix = IOTD_BUF_INIT, key = IOTD_BUF_INIT, got = IOTD_BUF_INIT;
+    run_prefix(&prefix);
+    iotd_buf_printf(&key, "%sbig.bin", prefix.data);
+    size_t n = 3 * 1024 * 1024 + 17;
+    unsigned char *data = malloc(n);
+    ck_assert_ptr_nonnull(data);
+    for (size_t i = 0; i < n; i++)
+        data[i] = (unsigned char)(i ^ (i >> 8));
+    ck_assert_msg(iotd_s3_put(s3, key.data, data, n, "application/octet-stream", &e) == IOTD_OK,
+                  "PUT: %ld %s %s", e.http_status, e.code, e.message);
+    ck_assert_int_eq(iotd_s3_get(s3, key.data, n, &got, &e), IOTD_OK);
+    ck_assert_uint_eq(got.len, n);
+    ck_assert_mem_eq(got.data, data, n);
+    ck_assert_int_eq(iotd_s3_get(s3, key.data, n - 1, &got, &e), IOTD_ERROR);
+    ck_assert_str_eq(e.code, "TooLarge");
+    ck_assert_int_eq(iotd_s3_delete(s3, key.data, &e), IOTD_OK);
+    free(data);
+    iotd_s3_free(s3);
+    iotd_buf_free(&prefix);
+    iotd_buf_free(&key);
+    iotd_buf_free(&got);
+}
+END_TEST
+
 START_TEST(test_live_wrong_secret)
 {
     iotd_s3 *s3 = live_client("not-the-secret");
@@ -631,6 +683,7 @@ int main(void)
         tcase_add_test(fx, test_curl_signature_verifies);
         tcase_add_test(fx, test_errors_and_retries);
         tcase_add_test(fx, test_unreachable);
+        tcase_add_test(fx, test_list_pages);
         suite_add_tcase(s, fx);
     } else {
         fprintf(stderr,
@@ -648,6 +701,7 @@ int main(void)
         tcase_set_timeout(tc, 120);
         tcase_add_test(tc, test_live_round_trips);
         tcase_add_test(tc, test_live_presigned);
+        tcase_add_test(tc, test_live_large_object);
         tcase_add_test(tc, test_live_wrong_secret);
         suite_add_tcase(s, tc);
     } else {

@@ -11,7 +11,10 @@ stdout. Routes:
   /creds/expiring      one that expires in 60 seconds (inside the refresh margin).
   /creds/malformed     a broken JSON document.
   /creds/auth          the valid document only with "Authorization: test-auth-token".
-  /count/NAME          how many requests /creds/NAME or /status/... has seen.
+  /list/BUCKET?...      ListObjectsV2 in two pages: the first truncated with a
+                       continuation token that needs encoding, the second
+                       only when that token comes back intact.
+  /count/NAME          how many requests /creds/NAME, /status/... or /list has seen.
 """
 import datetime
 import hashlib
@@ -19,6 +22,7 @@ import http.server
 import json
 import sys
 import threading
+import urllib.parse
 
 COUNTS = {}
 LOCK = threading.Lock()
@@ -71,6 +75,22 @@ class Handler(http.server.BaseHTTPRequestHandler):
             xml = ('<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>%s</Code>'
                    '<Message>fixture says %s</Message><RequestId>1</RequestId></Error>' % (parts[3], parts[3]))
             self.send(int(parts[2]), xml, "application/xml")
+        elif route == "list":
+            bump("list")
+            query = urllib.parse.parse_qs(self.path.partition("?")[2])
+            item = ("<Contents><Key>%s</Key><LastModified>2024-03-01T12:00:00.000Z</LastModified>"
+                    "<Size>%d</Size></Contents>")
+            if query.get("list-type") != ["2"]:
+                self.send(400, "<Error><Code>InvalidArgument</Code></Error>", "application/xml")
+            elif "continuation-token" not in query:
+                self.send(200, "<ListBucketResult><IsTruncated>true</IsTruncated><NextContinuationToken>"
+                          "tok/en+=&amp;1</NextContinuationToken>" + item % (query["prefix"][0] + "a", 1)
+                          + "</ListBucketResult>", "application/xml")
+            elif query["continuation-token"] == ["tok/en+=&1"]:
+                self.send(200, "<ListBucketResult><IsTruncated>false</IsTruncated>"
+                          + item % (query["prefix"][0] + "b", 2) + "</ListBucketResult>", "application/xml")
+            else:
+                self.send(400, "<Error><Code>InvalidArgument</Code></Error>", "application/xml")
         elif route == "creds" and len(parts) > 2:
             name = parts[2]
             n = bump(name)
