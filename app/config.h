@@ -1,0 +1,52 @@
+/*
+ * config.h — the process configuration, read once from the environment.
+ *
+ * config.c is the only module that calls getenv (libpq reads its own PG*
+ * variables). Every value is validated at start; a bad one stops the
+ * program with a message naming the variable.
+ */
+#ifndef IOTD_CONFIG_H
+#define IOTD_CONFIG_H
+
+#include <stddef.h>
+
+#define IOTD_CONF_STR 512
+
+/* Where and how to reach the bucket. */
+typedef struct iotd_s3_config {
+    char bucket[64];              /* IOTD_S3_BUCKET */
+    char prefix[256];             /* IOTD_S3_PREFIX, default "images/" */
+    char endpoint[IOTD_CONF_STR]; /* IOTD_S3_ENDPOINT; empty = AWS virtual-hosted */
+    char region[64];              /* AWS_REGION or AWS_DEFAULT_REGION, default us-east-1 */
+    long presign_ttl;             /* IOTD_PRESIGN_TTL seconds, default 3600, 1..604800 */
+} iotd_s3_config;
+
+/* The sources of AWS credentials, in the SDKs' order. */
+typedef struct iotd_aws_env {
+    char access_key_id[128];                  /* AWS_ACCESS_KEY_ID */
+    char secret_access_key[128];              /* AWS_SECRET_ACCESS_KEY */
+    char session_token[2048];                 /* AWS_SESSION_TOKEN */
+    char container_relative_uri[IOTD_CONF_STR]; /* AWS_CONTAINER_CREDENTIALS_RELATIVE_URI */
+    char container_full_uri[IOTD_CONF_STR];   /* AWS_CONTAINER_CREDENTIALS_FULL_URI */
+    char container_auth_token[2048];          /* AWS_CONTAINER_AUTHORIZATION_TOKEN */
+    char container_host[IOTD_CONF_STR];       /* base for the relative URI, http://169.254.170.2 */
+} iotd_aws_env;
+
+typedef struct iotd_config {
+    char listen[IOTD_CONF_STR];         /* IOTD_LISTEN, default 127.0.0.1:9000 */
+    int workers;                        /* IOTD_WORKERS, default 2 x online CPUs */
+    int grace_seconds;                  /* IOTD_GRACE_SECONDS, default 20 */
+    char views_dir[IOTD_CONF_STR];      /* IOTD_VIEWS_DIR */
+    char migrations_dir[IOTD_CONF_STR]; /* IOTD_MIGRATIONS_DIR */
+    char database_url[IOTD_CONF_STR];   /* DATABASE_URL; empty = libpq's PG* variables */
+    long max_upload_mb;                 /* IOTD_MAX_UPLOAD_MB, default 20 */
+    int log_debug;                      /* IOTD_LOG_LEVEL=debug */
+    iotd_s3_config s3;
+    iotd_aws_env aws;
+} iotd_config;
+
+/* Fills c from the environment; on a bad value writes a message to err and
+ * returns IOTD_ERROR. */
+int iotd_config_load(iotd_config *c, char *err, size_t errlen);
+
+#endif

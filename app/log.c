@@ -1,0 +1,178 @@
+/*
+ * log.c — structured logging: every line is a JSON object written with one
+ * write(2), so lines from many workers sharing stdout never interleave.
+ *
+ * Secrets never reach here: callers log names and codes, not values.
+ */
+#include "log.h"
+
+#include <errno.h>
+#include <json-c/json.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#define LOG_MSG_MAX 2048
+
+static int log_debug_enabled; /* set once at start from the config */
+
+void iotd_log_init(int debug)
+{
+    log_debug_enabled = debug;
+}
+
+static const char *level_name(iotd_log_level level)
+{
+    switch (level) {
+    case IOTD_LOG_DEBUG: return "debug";
+    case IOTD_LOG_INFO: return "info";
+    case IOTD_LOG_WARN: return "warn";
+    case IOTD_LOG_ERROR: return "error";
+    }
+    return "info";
+}
+
+static void format_time(char *out, size_t len, long long *epoch_ms)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    struct tm tm;
+    gmtime_r(&tv.tv_sec, &tm);
+    size_t n = strftime(out, len, "%Y-%m-%dT%H:%M:%S", &tm);
+    unsigned ms = (unsigned)(tv.tv_usec / 1000) % 1000;
+    if (n + 6 <= len) {
+        out[n++] = '.';
+        out[n++] = (char)('0' + ms / 100);
+        out[n++] = (char)('0' + ms / 10 % 10);
+        out[n++] = (char)('0' + ms % 10);
+        out[n++] = 'Z';
+        out[n] = '\0';
+    }
+    if (epoch_ms)
+        *epoch_ms = (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+static void emit(json_object *o)
+{
+    size_t len;
+    const char *s = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE,
+                                                      &len);
+    if (!s)
+        return;
+    char line[LOG_MSG_MAX * 2 + 1024];
+    if (len + 1 > sizeof line)
+        len = sizeof line - 1; /* only on absurd input; still one line */
+    memcpy(line, s, len);
+    line[len] = '\n';
+    size_t off = 0;
+    while (off < len + 1) {
+        ssize_t n = write(STDOUT_FILENO, line + off, len + 1 - off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return;
+        off += (size_t)n;
+    }
+}
+
+static void add_str(json_object *o, const char *key, const char *value)
+{
+    json_object_object_add(o, key, json_object_new_string(value ? value : ""));
+}
+
+void iotd_log(iotd_log_level level, const char *fmt, ...)
+{
+    if (level == IOTD_LOG_DEBUG && !log_debug_enabled)
+        return;
+    char msg[LOG_MSG_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    char when[40];
+    format_time(when, sizeof when, NULL);
+    json_object *o = json_object_new_object();
+    if (!o) {
+        fprintf(stderr, "%s %s\n", level_name(level), msg);
+        return;
+    }
+    add_str(o, "time", when);
+    add_str(o, "level", level_name(level));
+    json_object_object_add(o, "pid", json_object_new_int((int)getpid()));
+    add_str(o, "msg", msg);
+    emit(o);
+    json_object_put(o);
+}
+
+static json_object *emf_metadata(long long epoch_ms)
+{
+    /* {"Timestamp":..,"CloudWatchMetrics":[{"Namespace":"iotd","Dimensions":[["Route","StatusClass"]],
+     *   "Metrics":[{"Name":"Requests","Unit":"Count"},{"Name":"Latency","Unit":"Milliseconds"}]}]} */
+    json_object *aws = json_object_new_object();
+    json_object *list = json_object_new_array();
+    json_object *directive = json_object_new_object();
+    json_object *dims = json_object_new_array();
+    json_object *dimset = json_object_new_array();
+    json_object *metrics = json_object_new_array();
+    json_object *requests = json_object_new_object();
+    json_object *latency = json_object_new_object();
+    if (!aws || !list || !directive || !dims || !dimset || !metrics || !requests || !latency) {
+        json_object_put(aws);
+        json_object_put(list);
+        json_object_put(directive);
+        json_object_put(dims);
+        json_object_put(dimset);
+        json_object_put(metrics);
+        json_object_put(requests);
+        json_object_put(latency);
+        return NULL;
+    }
+    json_object_array_add(dimset, json_object_new_string("Route"));
+    json_object_array_add(dimset, json_object_new_string("StatusClass"));
+    json_object_array_add(dims, dimset);
+    add_str(requests, "Name", "Requests");
+    add_str(requests, "Unit", "Count");
+    add_str(latency, "Name", "Latency");
+    add_str(latency, "Unit", "Milliseconds");
+    json_object_array_add(metrics, requests);
+    json_object_array_add(metrics, latency);
+    add_str(directive, "Namespace", "iotd");
+    json_object_object_add(directive, "Dimensions", dims);
+    json_object_object_add(directive, "Metrics", metrics);
+    json_object_array_add(list, directive);
+    json_object_object_add(aws, "Timestamp", json_object_new_int64(epoch_ms));
+    json_object_object_add(aws, "CloudWatchMetrics", list);
+    return aws;
+}
+
+void iotd_log_request(const iotd_log_request_info *info)
+{
+    char when[40];
+    long long epoch_ms;
+    format_time(when, sizeof when, &epoch_ms);
+    json_object *o = json_object_new_object();
+    if (!o)
+        return;
+    char status_class[4] = {(char)('0' + (info->status / 100) % 10), 'x', 'x', '\0'};
+    double ms = (double)(long long)(info->duration_ms * 1000.0) / 1000.0;
+    add_str(o, "time", when);
+    add_str(o, "level", info->status >= 500 ? "error" : "info");
+    add_str(o, "request_id", info->request_id);
+    add_str(o, "method", info->method);
+    add_str(o, "path", info->path);
+    json_object_object_add(o, "status", json_object_new_int(info->status));
+    json_object_object_add(o, "duration_ms", json_object_new_double(ms));
+    json_object_object_add(o, "pid", json_object_new_int((int)getpid()));
+    add_str(o, "Route", info->route ? info->route : "none");
+    add_str(o, "StatusClass", status_class);
+    json_object_object_add(o, "Requests", json_object_new_int(1));
+    json_object_object_add(o, "Latency", json_object_new_double(ms));
+    json_object *aws = emf_metadata(epoch_ms);
+    if (aws)
+        json_object_object_add(o, "_aws", aws);
+    emit(o);
+    json_object_put(o);
+}
