@@ -1,0 +1,35 @@
+/*
+ * images.h — the featured-image repository (table images).
+ */
+#ifndef IOTD_IMAGES_H
+#define IOTD_IMAGES_H
+
+#include "arena.h"
+#include "db.h"
+
+typedef struct iotd_image {
+    long long id;
+    const char *name;
+    const char *tagline;
+    const char *object_key;
+    const char *content_type;
+    long long byte_size;
+    int width;
+    int height;
+    const char *uploaded_at; /* ISO 8601, UTC */
+} iotd_image;
+
+/* The most recently uploaded image: IOTD_OK, IOTD_DECLINED when there is
+ * none, IOTD_AGAIN when the database is unreachable, IOTD_ERROR. Strings
+ * live in the arena. */
+int iotd_images_latest(iotd_db *db, iotd_arena *a, iotd_image *out);
+int iotd_images_get(iotd_db *db, iotd_arena *a, long long id, iotd_image *out);
+/* Newest first; *out is an arena array of *count images. */
+int iotd_images_list(iotd_db *db, iotd_arena *a, long long limit, long long offset, iotd_image **out,
+                     size_t *count);
+/* Inserts img (id and uploaded_at are filled in). */
+int iotd_images_insert(iotd_db *db, iotd_arena *a, iotd_image *img);
+/* Deletes the row and returns its object key; IOTD_DECLINED when absent. */
+int iotd_images_delete(iotd_db *db, iotd_arena *a, long long id, const char **object_key);
+
+#endif
