@@ -1,0 +1,20 @@
+/*
+ * view.h — turns handler data into a response body: HTML pages from
+ * templates, error pages, JSON.
+ */
+#ifndef IOTD_VIEW_H
+#define IOTD_VIEW_H
+
+#include <json-c/json.h>
+
+#include "ctx.h"
+
+/* Renders template name with data (ownership taken) as text/html. */
+int iotd_view_render(iotd_ctx *ctx, int status, const char *name, json_object *data);
+/* The error page for status; message NULL gives the usual wording. 503
+ * adds Retry-After. Always leaves a complete response: returns IOTD_OK. */
+int iotd_view_error(iotd_ctx *ctx, int status, const char *message);
+/* Serialises obj (ownership taken) as application/json. */
+int iotd_view_json(iotd_ctx *ctx, int status, json_object *obj);
+
+#endif
