@@ -1,20 +1,132 @@
 /*
- * main.c — the iotd command line: dispatches subcommands.
+ * main.c — the iotd command line: parses the subcommand and hands over to
+ * the module that does the work. Exit status: 0 success, 1 failure,
+ * 2 usage error.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
+#include "config.h"
+#include "db.h"
+#include "fcgi_client.h"
+#include "iotd.h"
+#include "log.h"
+#include "migrate.h"
+#include "pool.h"
+
+#define HEALTHCHECK_TIMEOUT_MS 3000
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: iotd COMMAND [ARGS...]\n"
-                 "commands:\n"
-                 "  serve      run the FastCGI worker pool\n"
-                 "  migrate    apply database migrations\n"
-                 "options:\n"
-                 "  --help     show this help\n"
-                 "  --version  show the version\n");
+    fputs("usage: iotd COMMAND [ARGS...]\n"
+          "\n"
+          "commands:\n"
+          "  serve         run the FastCGI worker pool on IOTD_LISTEN\n"
+          "  migrate       apply pending database migrations\n"
+          "  healthcheck   ask the running pool for /healthz (exit 0 when it answers 200)\n"
+          "\n"
+          "options:\n"
+          "  -h, --help    show this help\n"
+          "  --version     show the version\n"
+          "\n"
+          "Configuration comes from the environment; see README.md.\n",
+          out);
 }
+
+static int load_config(iotd_config *cfg)
+{
+    char err[512];
+    if (iotd_config_load(cfg, err, sizeof err) != IOTD_OK) {
+        fprintf(stderr, "iotd: configuration error: %s\n", err);
+        return IOTD_ERROR;
+    }
+    iotd_log_init(cfg->log_debug);
+    return IOTD_OK;
+}
+
+static int no_args(int argc, char **argv)
+{
+    if (argc > 2) {
+        fprintf(stderr, "iotd %s: unexpected argument '%s'\n", argv[1], argv[2]);
+        usage(stderr);
+        return 0;
+    }
+    return 1;
+}
+
+static int cmd_serve(int argc, char **argv)
+{
+    if (!no_args(argc, argv))
+        return 2;
+    iotd_config cfg;
+    if (load_config(&cfg) != IOTD_OK)
+        return 1;
+    iotd_db *db = iotd_db_new(cfg.database_url);
+    if (!db)
+        return 1;
+    int version = 0;
+    int rc = iotd_db_schema_version(db, &version);
+    iotd_db_free(db);
+    if (rc == IOTD_OK && version < IOTD_SCHEMA_VERSION) {
+        fprintf(stderr,
+                "iotd serve: the database schema is at version %d but this build needs %d; run 'iotd migrate' "
+                "first\n",
+                version, IOTD_SCHEMA_VERSION);
+        return 1;
+    }
+    if (rc != IOTD_OK)
+        iotd_log(IOTD_LOG_WARN, "database not reachable at start; workers will keep trying");
+    return iotd_pool_run(&cfg);
+}
+
+static int cmd_migrate(int argc, char **argv)
+{
+    if (!no_args(argc, argv))
+        return 2;
+    iotd_config cfg;
+    if (load_config(&cfg) != IOTD_OK)
+        return 1;
+    iotd_db *db = iotd_db_new(cfg.database_url);
+    if (!db)
+        return 1;
+    int rc = iotd_migrate_run(db, cfg.migrations_dir, stdout);
+    iotd_db_free(db);
+    return rc == IOTD_OK ? 0 : 1;
+}
+
+static int cmd_healthcheck(int argc, char **argv)
+{
+    if (!no_args(argc, argv))
+        return 2;
+    iotd_config cfg;
+    if (load_config(&cfg) != IOTD_OK)
+        return 1;
+    iotd_buf body = IOTD_BUF_INIT;
+    char err[256];
+    int status = 0;
+    int rc = iotd_fcgi_get(cfg.listen, "/healthz", HEALTHCHECK_TIMEOUT_MS, &status, &body, err, sizeof err);
+    iotd_buf_free(&body);
+    if (rc != IOTD_OK) {
+        fprintf(stderr, "iotd healthcheck: %s\n", err);
+        return 1;
+    }
+    if (status != 200) {
+        fprintf(stderr, "iotd healthcheck: /healthz answered %d\n", status);
+        return 1;
+    }
+    return 0;
+}
+
+static const struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+} commands[] = {
+    {"serve", cmd_serve},
+    {"migrate", cmd_migrate},
+    {"healthcheck", cmd_healthcheck},
+};
 
 int main(int argc, char **argv)
 {
@@ -22,7 +134,7 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
         usage(stdout);
         return 0;
     }
@@ -30,7 +142,10 @@ int main(int argc, char **argv)
         printf("iotd %s\n", PACKAGE_VERSION);
         return 0;
     }
-    fprintf(stderr, "iotd: unknown command '%s'\n", argv[1]);
+    for (size_t i = 0; i < IOTD_ARRAY_LEN(commands); i++)
+        if (strcmp(argv[1], commands[i].name) == 0)
+            return commands[i].run(argc, argv);
+    fprintf(stderr, "iotd: unknown %s '%s'\n", argv[1][0] == '-' ? "option" : "command", argv[1]);
     usage(stderr);
     return 2;
 }

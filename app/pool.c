@@ -1,0 +1,354 @@
+/*
+ * pool.c — the master process: binds the FastCGI socket, forks workers,
+ * and keeps their number right, in the manner of php-fpm.
+ *
+ * Signals only write their number to a self-pipe; all the work happens in
+ * the poll loop, so nothing unsafe runs in a handler.
+ *  - SIGCHLD: reap; a worker that died unexpectedly is replaced at once
+ *    (after a 1 s pause if it died within a second of starting, so a worker
+ *    that cannot start does not spin).
+ *  - SIGTERM/SIGINT: close the socket, ask workers to finish their request
+ *    and exit, wait up to grace_seconds, then SIGKILL what is left; exit 0.
+ *  - SIGHUP: re-read config and templates, then for each worker start a new
+ *    one, wait until it reports ready, and only then retire an old one, so
+ *    there is always a full pool accepting and no request fails.
+ * Templates are parsed here and inherited by workers through fork.
+ */
+#include "pool.h"
+
+#include <errno.h>
+#include <fcgiapp.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "iotd.h"
+#include "log.h"
+#include "template.h"
+#include "worker.h"
+
+#define POOL_MAX_WORKERS 256
+#define POOL_BACKLOG 1024
+#define POOL_READY_TIMEOUT_MS 5000
+#define POOL_CRASH_WINDOW_MS 1000
+#define POOL_TICK_MS 100
+
+typedef struct slot {
+    pid_t pid;
+    unsigned generation;
+    int retiring;
+    long long started_ms;
+} slot;
+
+typedef struct pool {
+    iotd_config *cfg;
+    iotd_tpl_set *views;
+    int listen_fd;
+    int ready_rd, ready_wr;
+    slot slots[POOL_MAX_WORKERS * 2];
+    unsigned generation;
+    int stopping;
+    long long stop_deadline_ms;
+    long long respawn_after_ms; /* crash-loop pause */
+    pid_t awaiting_ready;       /* reload: the new worker we wait for */
+    long long awaiting_deadline_ms;
+} pool;
+
+static int pool_sigpipe[2] = {-1, -1}; /* written by signal handlers only */
+
+static void on_signal(int sig)
+{
+    int saved = errno;
+    unsigned char b = (unsigned char)sig;
+    if (write(pool_sigpipe[1], &b, 1) < 0) {
+        /* the pipe is full: a wakeup is already pending */
+    }
+    errno = saved;
+}
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int set_cloexec_nonblock(int fd)
+{
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 || fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
+        return IOTD_ERROR;
+    return IOTD_OK;
+}
+
+static int install_signals(void)
+{
+    if (pipe(pool_sigpipe) || set_cloexec_nonblock(pool_sigpipe[0]) || set_cloexec_nonblock(pool_sigpipe[1]))
+        return IOTD_ERROR;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    int sigs[] = {SIGCHLD, SIGTERM, SIGINT, SIGHUP};
+    for (size_t i = 0; i < IOTD_ARRAY_LEN(sigs); i++)
+        if (sigaction(sigs[i], &sa, NULL))
+            return IOTD_ERROR;
+    sa.sa_handler = SIG_IGN;
+    sa.sa_flags = 0;
+    return sigaction(SIGPIPE, &sa, NULL) ? IOTD_ERROR : IOTD_OK;
+}
+
+static size_t live_count(const pool *p, unsigned generation, int include_retiring)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < IOTD_ARRAY_LEN(p->slots); i++)
+        if (p->slots[i].pid > 0 && p->slots[i].generation == generation && (include_retiring || !p->slots[i].retiring))
+            n++;
+    return n;
+}
+
+static pid_t spawn(pool *p)
+{
+    size_t i;
+    for (i = 0; i < IOTD_ARRAY_LEN(p->slots); i++)
+        if (p->slots[i].pid <= 0)
+            break;
+    if (i == IOTD_ARRAY_LEN(p->slots))
+        return -1;
+    pid_t pid = fork();
+    if (pid < 0) {
+        iotd_log(IOTD_LOG_ERROR, "fork failed: %s", strerror(errno));
+        return -1;
+    }
+    if (pid == 0) {
+        close(pool_sigpipe[0]);
+        close(pool_sigpipe[1]);
+        close(p->ready_rd);
+        iotd_worker_args args = {p->cfg, p->views, p->listen_fd, p->ready_wr};
+        _exit(iotd_worker_run(&args));
+    }
+    p->slots[i] = (slot){pid, p->generation, 0, now_ms()};
+    return pid;
+}
+
+static void signal_all(pool *p, int sig)
+{
+    for (size_t i = 0; i < IOTD_ARRAY_LEN(p->slots); i++)
+        if (p->slots[i].pid > 0)
+            kill(p->slots[i].pid, sig);
+}
+
+static void log_exit(pid_t pid, int status, int expected)
+{
+    if (WIFEXITED(status))
+        iotd_log(expected ? IOTD_LOG_INFO : IOTD_LOG_WARN, "worker %d exited with status %d", (int)pid,
+                 WEXITSTATUS(status));
+    else if (WIFSIGNALED(status))
+        iotd_log(expected ? IOTD_LOG_INFO : IOTD_LOG_WARN, "worker %d was killed by signal %d", (int)pid,
+                 WTERMSIG(status));
+}
+
+static void reap(pool *p)
+{
+    int status;
+    pid_t pid;
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        for (size_t i = 0; i < IOTD_ARRAY_LEN(p->slots); i++) {
+            slot *s = &p->slots[i];
+            if (s->pid != pid)
+                continue;
+            int expected = p->stopping || s->retiring;
+            log_exit(pid, status, expected);
+            if (!expected && now_ms() - s->started_ms < POOL_CRASH_WINDOW_MS)
+                p->respawn_after_ms = now_ms() + POOL_CRASH_WINDOW_MS;
+            if (p->awaiting_ready == pid)
+                p->awaiting_ready = 0;
+            s->pid = 0;
+            break;
+        }
+    }
+}
+
+static void retire_one_old(pool *p)
+{
+    for (size_t i = 0; i < IOTD_ARRAY_LEN(p->slots); i++) {
+        slot *s = &p->slots[i];
+        if (s->pid > 0 && s->generation != p->generation && !s->retiring) {
+            s->retiring = 1;
+            kill(s->pid, SIGTERM);
+            return;
+        }
+    }
+}
+
+/* Brings the pool to cfg->workers current-generation workers, replacing
+ * old-generation ones one at a time during a reload. */
+static void maintain(pool *p)
+{
+    if (p->stopping)
+        return;
+    if (p->awaiting_ready) {
+        if (now_ms() < p->awaiting_deadline_ms)
+            return;
+        iotd_log(IOTD_LOG_WARN, "worker %d did not report ready in time", (int)p->awaiting_ready);
+        p->awaiting_ready = 0;
+        retire_one_old(p);
+    }
+    size_t want = (size_t)p->cfg->workers;
+    size_t have = live_count(p, p->generation, 0);
+    size_t old = 0;
+    for (size_t i = 0; i < IOTD_ARRAY_LEN(p->slots); i++)
+        if (p->slots[i].pid > 0 && p->slots[i].generation != p->generation && !p->slots[i].retiring)
+            old++;
+    if (have >= want) {
+        while (old--)
+            retire_one_old(p);
+        return;
+    }
+    if (now_ms() < p->respawn_after_ms)
+        return;
+    if (old) {
+        /* reload: one new worker, then retire one old once it is ready */
+        pid_t pid = spawn(p);
+        if (pid > 0) {
+            p->awaiting_ready = pid;
+            p->awaiting_deadline_ms = now_ms() + POOL_READY_TIMEOUT_MS;
+        }
+        return;
+    }
+    while (have < want && spawn(p) > 0)
+        have++;
+}
+
+static void read_ready(pool *p)
+{
+    pid_t pid;
+    while (read(p->ready_rd, &pid, sizeof pid) == (ssize_t)sizeof pid) {
+        if (pid == p->awaiting_ready) {
+            p->awaiting_ready = 0;
+            retire_one_old(p);
+        }
+    }
+}
+
+static void reload(pool *p)
+{
+    iotd_config fresh;
+    char err[512];
+    if (iotd_config_load(&fresh, err, sizeof err) != IOTD_OK) {
+        iotd_log(IOTD_LOG_ERROR, "reload refused, keeping the running configuration: %s", err);
+        return;
+    }
+    iotd_tpl_set *views = iotd_tpl_set_new();
+    if (!views || iotd_tpl_set_load_dir(views, fresh.views_dir, err, sizeof err) != IOTD_OK) {
+        iotd_log(IOTD_LOG_ERROR, "reload refused, keeping the running templates: %s", err);
+        iotd_tpl_set_free(views);
+        return;
+    }
+    if (strcmp(fresh.listen, p->cfg->listen) != 0)
+        iotd_log(IOTD_LOG_WARN, "IOTD_LISTEN changes take effect on restart, not reload");
+    memcpy(fresh.listen, p->cfg->listen, sizeof fresh.listen);
+    *p->cfg = fresh;
+    iotd_tpl_set_free(p->views); /* workers hold their own copies since fork */
+    p->views = views;
+    p->generation++;
+    iotd_log(IOTD_LOG_INFO, "reloading: replacing workers one by one");
+}
+
+static void begin_stop(pool *p)
+{
+    if (p->stopping)
+        return;
+    p->stopping = 1;
+    p->stop_deadline_ms = now_ms() + (long long)p->cfg->grace_seconds * 1000;
+    close(p->listen_fd);
+    p->listen_fd = -1;
+    iotd_log(IOTD_LOG_INFO, "stopping: waiting up to %d s for requests in flight", p->cfg->grace_seconds);
+    signal_all(p, SIGTERM);
+}
+
+static int any_alive(const pool *p)
+{
+    for (size_t i = 0; i < IOTD_ARRAY_LEN(p->slots); i++)
+        if (p->slots[i].pid > 0)
+            return 1;
+    return 0;
+}
+
+int iotd_pool_run(iotd_config *cfg)
+{
+    pool p;
+    memset(&p, 0, sizeof p);
+    p.cfg = cfg;
+    char err[512];
+    if (cfg->workers > POOL_MAX_WORKERS) {
+        fprintf(stderr, "iotd serve: IOTD_WORKERS is at most %d\n", POOL_MAX_WORKERS);
+        return 1;
+    }
+    p.views = iotd_tpl_set_new();
+    if (!p.views || iotd_tpl_set_load_dir(p.views, cfg->views_dir, err, sizeof err) != IOTD_OK) {
+        fprintf(stderr, "iotd serve: cannot load templates from %s: %s\n", cfg->views_dir, err);
+        iotd_tpl_set_free(p.views);
+        return 1;
+    }
+    if (FCGX_Init() != 0) {
+        fprintf(stderr, "iotd serve: FastCGI library failed to start\n");
+        return 1;
+    }
+    p.listen_fd = FCGX_OpenSocket(cfg->listen, POOL_BACKLOG);
+    if (p.listen_fd < 0) {
+        fprintf(stderr, "iotd serve: cannot listen on %s: %s\n", cfg->listen, strerror(errno));
+        iotd_tpl_set_free(p.views);
+        return 1;
+    }
+    int ready[2];
+    if (pipe(ready) || install_signals() != IOTD_OK || set_cloexec_nonblock(ready[0])) {
+        fprintf(stderr, "iotd serve: cannot set up signals: %s\n", strerror(errno));
+        return 1;
+    }
+    p.ready_rd = ready[0];
+    p.ready_wr = ready[1];
+    iotd_log(IOTD_LOG_INFO, "listening on %s with %d workers", cfg->listen, cfg->workers);
+
+    while (!p.stopping || any_alive(&p)) {
+        maintain(&p);
+        struct pollfd fds[2] = {{pool_sigpipe[0], POLLIN, 0}, {p.ready_rd, POLLIN, 0}};
+        int n = poll(fds, 2, POOL_TICK_MS);
+        if (n < 0 && errno != EINTR)
+            break;
+        if (fds[1].revents & POLLIN)
+            read_ready(&p);
+        if (fds[0].revents & POLLIN) {
+            unsigned char sigs[64];
+            ssize_t got;
+            while ((got = read(pool_sigpipe[0], sigs, sizeof sigs)) > 0) {
+                for (ssize_t i = 0; i < got; i++) {
+                    if (sigs[i] == SIGCHLD)
+                        reap(&p);
+                    else if (sigs[i] == SIGTERM || sigs[i] == SIGINT)
+                        begin_stop(&p);
+                    else if (sigs[i] == SIGHUP && !p.stopping)
+                        reload(&p);
+                }
+            }
+        }
+        reap(&p);
+        if (p.stopping && any_alive(&p) && now_ms() >= p.stop_deadline_ms) {
+            iotd_log(IOTD_LOG_WARN, "grace period over: killing the remaining workers");
+            signal_all(&p, SIGKILL);
+            p.stop_deadline_ms = now_ms() + 60 * 1000;
+        }
+    }
+    iotd_log(IOTD_LOG_INFO, "stopped");
+    iotd_tpl_set_free(p.views);
+    close(p.ready_rd);
+    close(p.ready_wr);
+    return 0;
+}
