@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # check_s3_verify.sh — the local S3 refuses what AWS would refuse.
 #
-# Starts dev/s3-server in a temporary directory on free ports and drives it
+# Starts tools/s3-server in a temporary directory on free ports and drives it
 # with two independent SigV4 signers: curl's --aws-sigv4 and Debian's
 # python3-botocore (presigned URLs and a real SDK client). Each case prints
 # "ok - ..." or "not ok - ..."; the exit status is non-zero when one fails,
@@ -9,7 +9,7 @@
 set -uo pipefail
 
 srcdir=${IOTD_SRCDIR:-$(cd "$(dirname "$0")/.." && pwd)}
-server="$srcdir/dev/s3-server"
+server="$srcdir/tools/s3-server"
 boto="$srcdir/tests/s3-verify/botocore_client.py"
 readonly PYTHON=/usr/bin/python3 # python3-botocore is only importable here
 readonly EMPTY_SHA256=e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855
@@ -138,9 +138,9 @@ presign() {
 # --- start ------------------------------------------------------------------
 
 if "$server" start "$work/var" "$port" "$BUCKET" "$KEY_ID" "$SECRET" >"$work/start.out" 2>&1; then
-	ok "dev/s3-server start on port $port"
+	ok "tools/s3-server start on port $port"
 else
-	not_ok "dev/s3-server start on port $port"
+	not_ok "tools/s3-server start on port $port"
 	sed 's/^/# /' "$work/start.out"
 	exit 1
 fi

@@ -6,7 +6,7 @@
  * treats our (already verified) requests as anonymous and refuses presigned
  * GETs with response-* overrides. So it is started here: the configured key
  * id is attached to s3rver's built-in account, path-style addressing only,
- * listening on an internal address that only dev/s3-verify.js talks to.
+ * listening on an internal address that only tools/s3-verify.js talks to.
  * s3rver itself checks no SigV4 signature; that is s3-verify.js's job.
  *
  * Usage: node s3-backend.js --directory DIR --address HOST --port PORT
