@@ -1,0 +1,399 @@
+/*
+ * check_integration.c — drives the running stack (nginx + pool + Postgres
+ * + local S3, started by ./dev check) over HTTP with libcurl.
+ *
+ * Needs IOTD_BASE_URL, the PG* variables, IOTD_DEV (the ./dev script, to
+ * stop and start services) and IOTD_POOL_PIDFILE; skips (exit 77) without
+ * them. Tests run in order in one process because they share the stack;
+ * the destructive ones (database stop, SIGTERM) come last.
+ */
+#include <check.h>
+#include <curl/curl.h>
+#include <dirent.h>
+#include <libpq-fe.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "buf.h"
+
+static const char *base_url;
+
+typedef struct http_result {
+    long status;
+    iotd_buf body;
+    iotd_buf headers;
+} http_result;
+
+static size_t collect(char *p, size_t size, size_t n, void *ud)
+{
+    return iotd_buf_append(ud, p, size * n) == 0 ? size * n : 0;
+}
+
+static void http_free(http_result *r)
+{
+    iotd_buf_free(&r->body);
+    iotd_buf_free(&r->headers);
+}
+
+/* method NULL = GET */
+static http_result http(const char *method, const char *path)
+{
+    http_result r = {0, IOTD_BUF_INIT, IOTD_BUF_INIT};
+    char url[2048];
+    snprintf(url, sizeof url, "%s%s", base_url, path);
+    CURL *c = curl_easy_init();
+    ck_assert_ptr_nonnull(c);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &r.body);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, collect);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, &r.headers);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+    if (method && strcmp(method, "POST") == 0) {
+        curl_easy_setopt(c, CURLOPT_POST, 1L);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
+    } else if (method && strcmp(method, "HEAD") == 0) {
+        curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+    } else if (method) {
+        curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    }
+    CURLcode rc = curl_easy_perform(c);
+    if (rc == CURLE_OK)
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
+    else
+        r.status = -1;
+    curl_easy_cleanup(c);
+    if (!r.body.data)
+        iotd_buf_append(&r.body, "", 0);
+    if (!r.headers.data)
+        iotd_buf_append(&r.headers, "", 0);
+    return r;
+}
+
+static int header_has(const http_result *r, const char *needle)
+{
+    return strcasestr(r->headers.data, needle) != NULL;
+}
+
+static PGconn *db(void)
+{
+    PGconn *c = PQconnectdb("");
+    ck_assert_msg(PQstatus(c) == CONNECTION_OK, "cannot connect: %s", PQerrorMessage(c));
+    return c;
+}
+
+static void sql(PGconn *c, const char *q)
+{
+    PGresult *r = PQexec(c, q);
+    ck_assert_msg(PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK, "%s: %s", q,
+                  PQresultErrorMessage(r));
+    PQclear(r);
+}
+
+static void insert_image(PGconn *c, const char *name, const char *tagline, const char *key, const char *when)
+{
+    const char *values[] = {name, tagline, key, when};
+    PGresult *r = PQexecParams(c,
+                               "INSERT INTO images (name, tagline, object_key, content_type, byte_size, width, "
+                               "height, uploaded_at) VALUES ($1, $2, $3, 'image/jpeg', 1234, 800, 600, "
+                               "$4::timestamptz)",
+                               4, NULL, values, NULL, NULL, 0);
+    ck_assert_msg(PQresultStatus(r) == PGRES_COMMAND_OK, "insert: %s", PQresultErrorMessage(r));
+    PQclear(r);
+}
+
+static void dev(const char *what)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "\"%s\" %s >/dev/null 2>&1", getenv("IOTD_DEV"), what);
+    ck_assert_msg(system(cmd) == 0, "%s failed", cmd);
+}
+
+static pid_t pool_master(void)
+{
+    FILE *f = fopen(getenv("IOTD_POOL_PIDFILE"), "r");
+    ck_assert_ptr_nonnull(f);
+    int pid = 0;
+    ck_assert_int_eq(fscanf(f, "%d", &pid), 1);
+    fclose(f);
+    return (pid_t)pid;
+}
+
+/* The children of pid, from /proc. */
+static size_t children_of(pid_t parent, pid_t *out, size_t max)
+{
+    size_t n = 0;
+    DIR *d = opendir("/proc");
+    ck_assert_ptr_nonnull(d);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL && n < max) {
+        char path[64], buf[512];
+        int pid = atoi(e->d_name);
+        if (pid <= 0)
+            continue;
+        snprintf(path, sizeof path, "/proc/%d/stat", pid);
+        FILE *f = fopen(path, "r");
+        if (!f)
+            continue;
+        size_t len = fread(buf, 1, sizeof buf - 1, f);
+        fclose(f);
+        buf[len] = '\0';
+        char *close_paren = strrchr(buf, ')');
+        char state;
+        int ppid;
+        if (close_paren && sscanf(close_paren + 2, "%c %d", &state, &ppid) == 2 && ppid == parent && state != 'Z')
+            out[n++] = (pid_t)pid;
+    }
+    closedir(d);
+    return n;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static long wait_for_status(const char *path, long want, double seconds)
+{
+    double deadline = now_s() + seconds;
+    long got = -1;
+    while (now_s() < deadline) {
+        http_result r = http(NULL, path);
+        got = r.status;
+        http_free(&r);
+        if (got == want)
+            return got;
+        usleep(100 * 1000);
+    }
+    return got;
+}
+
+START_TEST(test_empty_home)
+{
+    PGconn *c = db();
+    sql(c, "DELETE FROM images");
+    PQfinish(c);
+    http_result r = http(NULL, "/");
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_ptr_nonnull(strstr(r.body.data, "No images yet"));
+    ck_assert_ptr_nonnull(strstr(r.body.data, "href=\"/admin/\""));
+    ck_assert(header_has(&r, "Content-Type: text/html; charset=utf-8"));
+    ck_assert(header_has(&r, "X-Content-Type-Options: nosniff"));
+    ck_assert(header_has(&r, "Content-Security-Policy: default-src 'self'"));
+    ck_assert(header_has(&r, "X-Request-Id: "));
+    ck_assert(!header_has(&r, "Server: nginx/"));
+    http_free(&r);
+}
+END_TEST
+
+START_TEST(test_latest_image_wins_and_is_escaped)
+{
+    PGconn *c = db();
+    sql(c, "DELETE FROM images");
+    insert_image(c, "Old harbour", "from last year", "images/old.jpg", "2025-01-01T10:00:00Z");
+    insert_image(c, "<script>alert(1)</script> & sunset", "Tag \"line\" <b>bold</b>", "images/new name+1.jpg",
+                 "2026-06-01T10:00:00Z");
+    insert_image(c, "Middle", "", "images/middle.jpg", "2026-01-01T10:00:00Z");
+    PQfinish(c);
+    http_result r = http(NULL, "/");
+    ck_assert_int_eq(r.status, 200);
+    const char *b = r.body.data;
+    ck_assert_msg(strstr(b, "&lt;script&gt;alert(1)&lt;/script&gt; &amp; sunset") != NULL, "escaped name: %s", b);
+    ck_assert_ptr_null(strstr(b, "<script>"));
+    ck_assert_ptr_nonnull(strstr(b, "Tag &quot;line&quot; &lt;b&gt;bold&lt;/b&gt;"));
+    ck_assert_ptr_null(strstr(b, "Old harbour"));
+    ck_assert_ptr_null(strstr(b, "Middle"));
+    ck_assert_ptr_null(strstr(b, "No images yet"));
+    /* the image is a presigned URL of the newest object, key encoded */
+    ck_assert_msg(strstr(b, "/images/new%20name%2B1.jpg?X-Amz-Algorithm&#61;AWS4-HMAC-SHA256") != NULL,
+                  "presigned URL missing: %s", b);
+    ck_assert_ptr_nonnull(strstr(b, "X-Amz-Signature&#61;"));
+    http_free(&r);
+}
+END_TEST
+
+START_TEST(test_not_found_and_method)
+{
+    http_result r = http(NULL, "/no/such/page");
+    ck_assert_int_eq(r.status, 404);
+    ck_assert_ptr_nonnull(strstr(r.body.data, "<h1>Not Found</h1>"));
+    ck_assert_ptr_nonnull(strstr(r.body.data, "/static/css/site.css"));
+    http_free(&r);
+
+    r = http("POST", "/");
+    ck_assert_int_eq(r.status, 405);
+    ck_assert(header_has(&r, "Allow: GET, HEAD"));
+    ck_assert_ptr_nonnull(strstr(r.body.data, "Method Not Allowed"));
+    http_free(&r);
+
+    r = http("DELETE", "/healthz");
+    ck_assert_int_eq(r.status, 405);
+    http_free(&r);
+
+    r = http("HEAD", "/");
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_uint_eq(r.body.len, 0);
+    http_free(&r);
+}
+END_TEST
+
+START_TEST(test_malformed_request)
+{
+    http_result r = http(NULL, "/?q=%ZZ");
+    ck_assert_int_eq(r.status, 400);
+    ck_assert_ptr_nonnull(strstr(r.body.data, "Bad Request"));
+    ck_assert_ptr_nonnull(strstr(r.body.data, "<!doctype html>"));
+    http_free(&r);
+}
+END_TEST
+
+START_TEST(test_static_files)
+{
+    http_result r = http(NULL, "/static/css/site.css");
+    ck_assert_int_eq(r.status, 200);
+    ck_assert(header_has(&r, "Cache-Control: max-age=604800"));
+    ck_assert_ptr_nonnull(strstr(r.body.data, ".feature"));
+    http_free(&r);
+}
+END_TEST
+
+START_TEST(test_health)
+{
+    http_result r = http(NULL, "/healthz");
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_ptr_nonnull(strstr(r.body.data, "\"status\":\"ok\""));
+    http_free(&r);
+    r = http(NULL, "/readyz");
+    ck_assert_msg(r.status == 200, "readyz: %ld %s", r.status, r.body.data);
+    ck_assert_ptr_nonnull(strstr(r.body.data, "\"database\":{\"ok\":true,\"ms\":"));
+    ck_assert_ptr_nonnull(strstr(r.body.data, "\"storage\":{\"ok\":true,\"ms\":"));
+    http_free(&r);
+}
+END_TEST
+
+START_TEST(test_worker_killed_is_replaced)
+{
+    pid_t master = pool_master();
+    pid_t before[64], after[64];
+    size_t n = children_of(master, before, 64);
+    ck_assert_uint_ge(n, 2);
+    ck_assert_int_eq(kill(before[0], SIGKILL), 0);
+    double t0 = now_s();
+    size_t m = 0;
+    int replaced = 0;
+    while (now_s() - t0 < 1.0 && !replaced) {
+        usleep(20 * 1000);
+        m = children_of(master, after, 64);
+        int old_gone = 1;
+        for (size_t i = 0; i < m; i++)
+            if (after[i] == before[0])
+                old_gone = 0;
+        replaced = old_gone && m == n;
+    }
+    ck_assert_msg(replaced, "pool not back to %zu workers within 1 s (has %zu)", n, m);
+    for (int i = 0; i < 50; i++) {
+        http_result r = http(NULL, "/");
+        ck_assert_int_eq(r.status, 200);
+        http_free(&r);
+    }
+}
+END_TEST
+
+START_TEST(test_database_outage)
+{
+    dev("pg-stop");
+    http_result r = http(NULL, "/readyz");
+    ck_assert_int_eq(r.status, 503);
+    ck_assert_ptr_nonnull(strstr(r.body.data, "\"database\":{\"ok\":false"));
+    http_free(&r);
+    r = http(NULL, "/");
+    ck_assert_int_eq(r.status, 503);
+    ck_assert(header_has(&r, "Retry-After: "));
+    ck_assert_ptr_nonnull(strstr(r.body.data, "briefly unavailable"));
+    http_free(&r);
+    r = http(NULL, "/healthz");
+    ck_assert_int_eq(r.status, 200); /* liveness does not depend on the database */
+    http_free(&r);
+    dev("pg-start");
+    ck_assert_int_eq(wait_for_status("/readyz", 200, 10.0), 200);
+    /* every worker recovers: enough requests to reach them all */
+    for (int i = 0; i < 40; i++) {
+        r = http(NULL, "/");
+        ck_assert_int_eq(r.status, 200);
+        http_free(&r);
+    }
+}
+END_TEST
+
+static void *slow_get(void *arg)
+{
+    http_result *out = arg;
+    *out = http(NULL, "/");
+    return NULL;
+}
+
+START_TEST(test_sigterm_drains)
+{
+    PGconn *c = db();
+    sql(c, "BEGIN");
+    sql(c, "LOCK TABLE images IN ACCESS EXCLUSIVE MODE");
+    http_result slow;
+    pthread_t t;
+    ck_assert_int_eq(pthread_create(&t, NULL, slow_get, &slow), 0);
+    usleep(500 * 1000); /* the request is now waiting on the lock inside a worker */
+    pid_t master = pool_master();
+    ck_assert_int_eq(kill(master, SIGTERM), 0);
+    usleep(500 * 1000);
+    ck_assert_int_eq(kill(master, 0), 0); /* still draining */
+    sql(c, "COMMIT");
+    PQfinish(c);
+    pthread_join(t, NULL);
+    ck_assert_int_eq(slow.status, 200);
+    ck_assert_ptr_nonnull(strstr(slow.body.data, "</html>"));
+    http_free(&slow);
+    double t0 = now_s();
+    while (kill(master, 0) == 0 && now_s() - t0 < 10)
+        usleep(50 * 1000);
+    ck_assert_msg(kill(master, 0) != 0, "the master did not exit after draining");
+    dev("pool-start");
+    ck_assert_int_eq(wait_for_status("/", 200, 10.0), 200);
+}
+END_TEST
+
+int main(void)
+{
+    base_url = getenv("IOTD_BASE_URL");
+    if (!base_url || !getenv("IOTD_DEV") || !getenv("IOTD_POOL_PIDFILE") || !getenv("PGHOST")) {
+        printf("SKIP: the local stack is not running (run ./dev check)\n");
+        return 77;
+    }
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    Suite *s = suite_create("integration");
+    TCase *tc = tcase_create("stack");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_empty_home);
+    tcase_add_test(tc, test_latest_image_wins_and_is_escaped);
+    tcase_add_test(tc, test_not_found_and_method);
+    tcase_add_test(tc, test_malformed_request);
+    tcase_add_test(tc, test_static_files);
+    tcase_add_test(tc, test_health);
+    tcase_add_test(tc, test_worker_killed_is_replaced);
+    tcase_add_test(tc, test_database_outage);
+    tcase_add_test(tc, test_sigterm_drains);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_set_fork_status(sr, CK_NOFORK);
+    srunner_run_all(sr, CK_VERBOSE);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    curl_global_cleanup();
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
