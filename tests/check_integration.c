@@ -20,6 +20,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <json-c/json.h>
+
 #include "buf.h"
 
 static const char *base_url;
@@ -279,6 +281,64 @@ START_TEST(test_health)
 }
 END_TEST
 
+/* The value of response header name (without CRLF), copied into out. */
+static int header_value(const http_result *r, const char *name, char *out, size_t outlen)
+{
+    char needle[128];
+    snprintf(needle, sizeof needle, "\n%s: ", name);
+    const char *p = strcasestr(r->headers.data, needle);
+    if (!p)
+        return 0;
+    p += strlen(needle);
+    size_t n = strcspn(p, "\r\n");
+    snprintf(out, outlen, "%.*s", (int)n, p);
+    return 1;
+}
+
+START_TEST(test_request_log_line)
+{
+    http_result r = http(NULL, "/no/such/page?x=1");
+    ck_assert_int_eq(r.status, 404);
+    char id[128];
+    ck_assert(header_value(&r, "X-Request-Id", id, sizeof id));
+    http_free(&r);
+    char path[1024];
+    snprintf(path, sizeof path, "%s/log/iotd.log", getenv("IOTD_DEV_VAR"));
+    json_object *found = NULL;
+    for (int attempt = 0; attempt < 20 && !found; attempt++) {
+        FILE *f = fopen(path, "r");
+        ck_assert_ptr_nonnull(f);
+        char line[8192];
+        while (fgets(line, sizeof line, f))
+            if (strstr(line, id)) {
+                found = json_tokener_parse(line);
+                break;
+            }
+        fclose(f);
+        if (!found)
+            usleep(50 * 1000);
+    }
+    ck_assert_msg(found != NULL, "no log line with request id %s", id);
+    json_object *v;
+    ck_assert(json_object_object_get_ex(found, "request_id", &v));
+    ck_assert_str_eq(json_object_get_string(v), id);
+    ck_assert(json_object_object_get_ex(found, "method", &v));
+    ck_assert_str_eq(json_object_get_string(v), "GET");
+    ck_assert(json_object_object_get_ex(found, "path", &v));
+    ck_assert_str_eq(json_object_get_string(v), "/no/such/page");
+    ck_assert(json_object_object_get_ex(found, "status", &v));
+    ck_assert_int_eq(json_object_get_int(v), 404);
+    ck_assert(json_object_object_get_ex(found, "duration_ms", &v));
+    ck_assert(json_object_get_double(v) >= 0.0);
+    ck_assert(json_object_object_get_ex(found, "pid", &v));
+    ck_assert_int_gt(json_object_get_int(v), 1);
+    ck_assert(json_object_object_get_ex(found, "time", &v));
+    ck_assert_uint_eq(strlen(json_object_get_string(v)), 24); /* 2026-01-02T03:04:05.678Z */
+    ck_assert(json_object_object_get_ex(found, "_aws", &v));
+    json_object_put(found);
+}
+END_TEST
+
 START_TEST(test_worker_killed_is_replaced)
 {
     pid_t master = pool_master();
@@ -363,6 +423,12 @@ START_TEST(test_sigterm_drains)
     while (kill(master, 0) == 0 && now_s() - t0 < 10)
         usleep(50 * 1000);
     ck_assert_msg(kill(master, 0) != 0, "the master did not exit after draining");
+    /* with the pool gone, nginx answers with its own static page */
+    http_result down = http(NULL, "/");
+    ck_assert_int_eq(down.status, 502);
+    ck_assert_ptr_nonnull(strstr(down.body.data, "Briefly unavailable"));
+    ck_assert(!header_has(&down, "Server: nginx/"));
+    http_free(&down);
     dev("pool-start");
     ck_assert_int_eq(wait_for_status("/", 200, 10.0), 200);
 }
@@ -385,6 +451,7 @@ int main(void)
     tcase_add_test(tc, test_malformed_request);
     tcase_add_test(tc, test_static_files);
     tcase_add_test(tc, test_health);
+    tcase_add_test(tc, test_request_log_line);
     tcase_add_test(tc, test_worker_killed_is_replaced);
     tcase_add_test(tc, test_database_outage);
     tcase_add_test(tc, test_sigterm_drains);
