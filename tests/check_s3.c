@@ -379,8 +379,9 @@ START_TEST(test_curl_signature_verifies)
     /* PUT and DELETE go through the same signer; the echo answers GET-shaped
      * JSON only to GETs, so check them via a client that reads the body */
     s3 = client(&c, "AKIDTEST", "test-secret", NULL);
-    const char *content = "\x89PNG\r\n\x1a\n binary \0 bytes";
-    ck_assert_int_eq(iotd_s3_put(s3, "images/p q.png", content, 26, "image/png", &e), IOTD_OK);
+    static const char content[] = "\x89PNG\r\n\x1a\n binary \0 bytes";
+    ck_assert_int_eq(iotd_s3_put(s3, "images/p q.png", content, sizeof content - 1, "image/png", &e),
+                     IOTD_OK);
     ck_assert_int_eq(iotd_s3_delete(s3, "images/p q.png", &e), IOTD_OK);
     int64_t size = -1;
     ck_assert_int_eq(iotd_s3_head(s3, "images/p q.png", &size, &e), IOTD_OK);

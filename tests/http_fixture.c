@@ -2,7 +2,7 @@
  * http_fixture.c — runs tests/http_fixture.py on a free local port.
  *
  * The script prints its port on stdout's first line; the child is killed
- * by its pid when the test ends.
+ * by its pid when the test ends, or by PR_SET_PDEATHSIG if the test dies.
  */
 #include "http_fixture.h"
 
@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -31,6 +32,8 @@ int http_fixture_start(http_fixture *f)
     if (pid < 0)
         return -1;
     if (pid == 0) {
+        /* a test that dies (an assertion in no-fork mode, a sanitizer) takes the server with it */
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
         dup2(fds[1], STDOUT_FILENO);
         close(fds[0]);
         close(fds[1]);
