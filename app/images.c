@@ -140,3 +140,32 @@ int iotd_images_delete(iotd_db *db, iotd_arena *a, long long id, const char **ob
     PQclear(r);
     return rc;
 }
+
+/* ---- object references, for iotd gc -------------------------------------- */
+
+static const iotd_db_stmt stmt_refs = {"images_refs", "SELECT id, object_key FROM images ORDER BY id", 0, 1};
+
+int iotd_images_refs(iotd_db *db, iotd_arena *a, iotd_image_ref **out, size_t *count)
+{
+    PGresult *r;
+    *out = NULL;
+    *count = 0;
+    int rc = iotd_db_exec(db, &stmt_refs, NULL, &r);
+    if (rc == IOTD_OK) {
+        int n = PQntuples(r);
+        iotd_image_ref *list = iotd_arena_calloc(a, (size_t)(n ? n : 1), sizeof *list);
+        if (!list)
+            rc = IOTD_ERROR;
+        for (int i = 0; rc == IOTD_OK && i < n; i++) {
+            list[i].id = strtoll(PQgetvalue(r, i, 0), NULL, 10);
+            if (!(list[i].object_key = iotd_arena_strdup(a, PQgetvalue(r, i, 1))))
+                rc = IOTD_ERROR;
+        }
+        if (rc == IOTD_OK) {
+            *out = list;
+            *count = (size_t)n;
+        }
+    }
+    PQclear(r);
+    return rc;
+}

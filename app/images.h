@@ -32,4 +32,11 @@ int iotd_images_insert(iotd_db *db, iotd_arena *a, iotd_image *img);
 /* Deletes the row and returns its object key; IOTD_DECLINED when absent. */
 int iotd_images_delete(iotd_db *db, iotd_arena *a, long long id, const char **object_key);
 
+/* Every row's id and object key (for iotd gc); *out is an arena array. */
+typedef struct iotd_image_ref {
+    long long id;
+    const char *object_key;
+} iotd_image_ref;
+int iotd_images_refs(iotd_db *db, iotd_arena *a, iotd_image_ref **out, size_t *count);
+
 #endif

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "cli_image.h"
 #include "config.h"
 #include "db.h"
 #include "fcgi_client.h"
@@ -26,6 +27,9 @@ static void usage(FILE *out)
           "  serve         run the FastCGI worker pool on IOTD_LISTEN\n"
           "  migrate       apply pending database migrations\n"
           "  healthcheck   ask the running pool for /healthz (exit 0 when it answers 200)\n"
+          "  presign       print a presigned GET URL for an object key (no database needed)\n"
+          "  image         add, list or rm images (uploads to S3, records in the database)\n"
+          "  gc            retry failed S3 deletions, find unreferenced objects and missing ones\n"
           "\n"
           "options:\n"
           "  -h, --help    show this help\n"
@@ -126,6 +130,9 @@ static const struct {
     {"serve", cmd_serve},
     {"migrate", cmd_migrate},
     {"healthcheck", cmd_healthcheck},
+    {"presign", iotd_cli_presign},
+    {"image", iotd_cli_image},
+    {"gc", iotd_cli_gc},
 };
 
 int main(int argc, char **argv)
