@@ -6,8 +6,10 @@
  * request libcurl signs is echoed back and its signature recomputed with
  * sigv4.c, and the retry rules are checked by counting attempts. The live
  * part runs against a real S3 (the dev stack's signature-verifying one) only
- * when IOTD_TEST_S3_ENDPOINT, IOTD_TEST_S3_BUCKET, AWS_ACCESS_KEY_ID and
- * AWS_SECRET_ACCESS_KEY are set.
+ * when IOTD_TEST_S3_ENDPOINT, IOTD_TEST_S3_BUCKET (or, as ./dev check sets
+ * them, IOTD_S3_ENDPOINT and IOTD_S3_BUCKET), AWS_ACCESS_KEY_ID and
+ * AWS_SECRET_ACCESS_KEY are set. It writes only under check_s3/RANDOM/ and
+ * removes what it wrote.
  */
 #include <check.h>
 #include <netinet/in.h>
@@ -693,6 +695,14 @@ int main(void)
 
     live.endpoint = getenv("IOTD_TEST_S3_ENDPOINT");
     live.bucket = getenv("IOTD_TEST_S3_BUCKET");
+    if (!live.endpoint && !live.bucket) {
+        /* ./dev check exports the app's own settings for its local S3; only an
+         * explicit endpoint (never AWS itself) is used this way */
+        live.endpoint = getenv("IOTD_S3_ENDPOINT");
+        live.bucket = getenv("IOTD_S3_BUCKET");
+        if (live.endpoint && !live.endpoint[0])
+            live.endpoint = NULL;
+    }
     live.id = getenv("AWS_ACCESS_KEY_ID");
     live.secret = getenv("AWS_SECRET_ACCESS_KEY");
     live.token = getenv("AWS_SESSION_TOKEN");
