@@ -97,7 +97,9 @@ int iotd_config_load(iotd_config *c, char *err, size_t errlen)
         set_str(c->aws.container_auth_token, sizeof c->aws.container_auth_token,
                 "AWS_CONTAINER_AUTHORIZATION_TOKEN", "", err, errlen) ||
         set_str(c->aws.container_host, sizeof c->aws.container_host, "IOTD_AWS_CONTAINER_HOST",
-                "http://169.254.170.2", err, errlen))
+                "http://169.254.170.2", err, errlen) ||
+        set_str(c->admin_user, sizeof c->admin_user, "IOTD_ADMIN_USER", "", err, errlen) ||
+        set_str(c->admin_password, sizeof c->admin_password, "IOTD_ADMIN_PASSWORD", "", err, errlen))
         return IOTD_ERROR;
     if (strlen(region) >= sizeof c->s3.region) {
         snprintf(err, errlen, "AWS_REGION is too long");

@@ -43,6 +43,8 @@ typedef struct iotd_config {
     int log_debug;                      /* IOTD_LOG_LEVEL=debug */
     iotd_s3_config s3;
     iotd_aws_env aws;
+    char admin_user[IOTD_CONF_STR];     /* IOTD_ADMIN_USER: first editor (iotd user ensure-admin) */
+    char admin_password[IOTD_CONF_STR]; /* IOTD_ADMIN_PASSWORD: its password; never logged */
 } iotd_config;
 
 /* Fills c from the environment; on a bad value writes a message to err and

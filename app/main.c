@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "cli_user.h"
 #include "cli_image.h"
 #include "config.h"
 #include "db.h"
@@ -30,6 +31,7 @@ static void usage(FILE *out)
           "  presign       print a presigned GET URL for an object key (no database needed)\n"
           "  image         add, list or rm images (uploads to S3, records in the database)\n"
           "  gc            retry failed S3 deletions, find unreferenced objects and missing ones\n"
+          "  user          manage editor accounts: add, passwd, list, rm, ensure-admin\n"
           "\n"
           "options:\n"
           "  -h, --help    show this help\n"
@@ -133,6 +135,7 @@ static const struct {
     {"presign", iotd_cli_presign},
     {"image", iotd_cli_image},
     {"gc", iotd_cli_gc},
+    {"user", iotd_cli_user},
 };
 
 int main(int argc, char **argv)
