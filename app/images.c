@@ -9,6 +9,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "iotd.h"
 
@@ -165,6 +166,98 @@ int iotd_images_refs(iotd_db *db, iotd_arena *a, iotd_image_ref **out, size_t *c
             *out = list;
             *count = (size_t)n;
         }
+    }
+    PQclear(r);
+    return rc;
+}
+
+static const iotd_db_stmt stmt_search = {
+    "images_search",
+    "SELECT " IMAGE_COLUMNS ", count(*) OVER () FROM images"
+    " WHERE $1 = '' OR strpos(lower(name), lower($1)) > 0 OR strpos(lower(tagline), lower($1)) > 0"
+    " ORDER BY uploaded_at DESC, id DESC LIMIT $2::bigint OFFSET $3::bigint",
+    3, 1};
+static const iotd_db_stmt stmt_count_matches = {
+    "images_count_matches",
+    "SELECT count(*) FROM images"
+    " WHERE $1 = '' OR strpos(lower(name), lower($1)) > 0 OR strpos(lower(tagline), lower($1)) > 0",
+    1, 1};
+static const iotd_db_stmt stmt_update_text = {
+    "images_update_text", "UPDATE images SET name = $2, tagline = $3 WHERE id = $1::bigint", 3, 0};
+static const iotd_db_stmt stmt_update_file = {
+    "images_update_file",
+    "UPDATE images AS i SET object_key = $2, content_type = $3, byte_size = $4::bigint, width = $5::integer,"
+    " height = $6::integer FROM (SELECT id, object_key FROM images WHERE id = $1::bigint FOR UPDATE) AS old"
+    " WHERE i.id = old.id RETURNING old.object_key",
+    6, 0};
+
+int iotd_images_search(iotd_db *db, iotd_arena *a, const char *q, long long limit, long long offset,
+                       iotd_image **out, size_t *count, long long *total)
+{
+    char lim[24], off[24];
+    snprintf(lim, sizeof lim, "%lld", limit);
+    snprintf(off, sizeof off, "%lld", offset);
+    const char *values[] = {q ? q : "", lim, off};
+    PGresult *r;
+    *out = NULL;
+    *count = 0;
+    *total = 0;
+    int rc = iotd_db_exec(db, &stmt_search, values, &r);
+    if (rc == IOTD_OK) {
+        int n = PQntuples(r);
+        iotd_image *list = iotd_arena_calloc(a, (size_t)(n ? n : 1), sizeof *list);
+        if (!list)
+            rc = IOTD_ERROR;
+        for (int i = 0; rc == IOTD_OK && i < n; i++)
+            rc = copy_row(a, r, i, &list[i]);
+        if (rc == IOTD_OK) {
+            *out = list;
+            *count = (size_t)n;
+            if (n > 0)
+                *total = strtoll(PQgetvalue(r, 0, 9), NULL, 10);
+        }
+    }
+    PQclear(r);
+    if (rc == IOTD_OK && *count == 0 && offset > 0) {
+        /* past the last page: still report how many match */
+        const char *cv[] = {q ? q : ""};
+        rc = iotd_db_exec(db, &stmt_count_matches, cv, &r);
+        if (rc == IOTD_OK)
+            *total = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+        PQclear(r);
+    }
+    return rc;
+}
+
+int iotd_images_update_text(iotd_db *db, long long id, const char *name, const char *tagline)
+{
+    char idbuf[24];
+    snprintf(idbuf, sizeof idbuf, "%lld", id);
+    const char *values[] = {idbuf, name, tagline ? tagline : ""};
+    PGresult *r;
+    int rc = iotd_db_exec(db, &stmt_update_text, values, &r);
+    if (rc == IOTD_OK && strcmp(PQcmdTuples(r), "0") == 0)
+        rc = IOTD_DECLINED;
+    PQclear(r);
+    return rc;
+}
+
+int iotd_images_update_file(iotd_db *db, iotd_arena *a, long long id, const iotd_image *file, const char **old_key)
+{
+    char idbuf[24], size[24], w[16], h[16];
+    snprintf(idbuf, sizeof idbuf, "%lld", id);
+    snprintf(size, sizeof size, "%lld", file->byte_size);
+    snprintf(w, sizeof w, "%d", file->width);
+    snprintf(h, sizeof h, "%d", file->height);
+    const char *values[] = {idbuf, file->object_key, file->content_type, size, w, h};
+    PGresult *r;
+    *old_key = NULL;
+    int rc = iotd_db_exec(db, &stmt_update_file, values, &r);
+    if (rc == IOTD_OK) {
+        if (PQntuples(r) == 0)
+            rc = IOTD_DECLINED;
+        else if (!(*old_key = iotd_arena_strdup(a, PQgetvalue(r, 0, 0))))
+            rc = IOTD_ERROR;
     }
     PQclear(r);
     return rc;

@@ -39,4 +39,13 @@ typedef struct iotd_image_ref {
 } iotd_image_ref;
 int iotd_images_refs(iotd_db *db, iotd_arena *a, iotd_image_ref **out, size_t *count);
 
+/* Admin list: newest first, name or tagline containing q (case-insensitive,
+ * q may be empty); *total counts every match. */
+int iotd_images_search(iotd_db *db, iotd_arena *a, const char *q, long long limit, long long offset,
+                       iotd_image **out, size_t *count, long long *total);
+/* Changes name and tagline. DECLINED: no such image. */
+int iotd_images_update_text(iotd_db *db, long long id, const char *name, const char *tagline);
+/* Points the row at a new object; *old_key receives the previous one. DECLINED: no such image. */
+int iotd_images_update_file(iotd_db *db, iotd_arena *a, long long id, const iotd_image *file, const char **old_key);
+
 #endif

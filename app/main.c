@@ -3,13 +3,14 @@
  * the module that does the work. Exit status: 0 success, 1 failure,
  * 2 usage error.
  */
+#include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "buf.h"
-#include "cli_user.h"
 #include "cli_image.h"
+#include "cli_user.h"
 #include "config.h"
 #include "db.h"
 #include "fcgi_client.h"
@@ -151,6 +152,11 @@ int main(int argc, char **argv)
     if (strcmp(argv[1], "--version") == 0) {
         printf("iotd %s\n", PACKAGE_VERSION);
         return 0;
+    }
+    /* libcurl's global state must exist before any worker is forked */
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        fprintf(stderr, "iotd: libcurl failed to start\n");
+        return 1;
     }
     for (size_t i = 0; i < IOTD_ARRAY_LEN(commands); i++)
         if (strcmp(argv[1], commands[i].name) == 0)

@@ -179,7 +179,7 @@ static const char *build_csp(const iotd_config *cfg, iotd_arena *a)
     iotd_buf origin = IOTD_BUF_INIT, host = IOTD_BUF_INIT, path = IOTD_BUF_INIT;
     int have_origin = iotd_s3_object_location(&cfg->s3, NULL, &origin, &host, &path) == IOTD_OK;
     const char *csp = iotd_arena_printf(a,
-                                        "default-src 'self'; img-src 'self'%s%s; style-src 'self'; "
+                                        "default-src 'self'; img-src 'self' blob:%s%s; style-src 'self'; "
                                         "script-src 'self'; object-src 'none'; base-uri 'none'; "
                                         "form-action 'self'; frame-ancestors 'none'",
                                         have_origin ? " " : "", have_origin ? origin.data : "");

@@ -10,4 +10,16 @@ int iotd_handle_home(iotd_ctx *ctx);
 int iotd_handle_healthz(iotd_ctx *ctx);
 int iotd_handle_readyz(iotd_ctx *ctx);
 
+int iotd_handle_login_form(iotd_ctx *ctx);
+int iotd_handle_login(iotd_ctx *ctx);
+int iotd_handle_logout(iotd_ctx *ctx);
+int iotd_handle_admin_root(iotd_ctx *ctx);
+int iotd_handle_admin_list(iotd_ctx *ctx);
+int iotd_handle_admin_new(iotd_ctx *ctx);
+int iotd_handle_admin_create(iotd_ctx *ctx);
+int iotd_handle_admin_edit(iotd_ctx *ctx);
+int iotd_handle_admin_update(iotd_ctx *ctx);
+int iotd_handle_admin_delete_confirm(iotd_ctx *ctx);
+int iotd_handle_admin_delete(iotd_ctx *ctx);
+
 #endif

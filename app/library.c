@@ -1,0 +1,228 @@
+/*
+ * library.c — adding, changing and removing images across Postgres and S3.
+ *
+ * The order is what keeps them consistent: PUT before INSERT (a failed
+ * INSERT deletes the new object), and row change before object DELETE (a
+ * failed DELETE goes into object_deletions for `iotd gc`). A crash between
+ * the two steps can at worst leave an unreferenced object, which gc finds.
+ */
+#include "library.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "deletions.h"
+#include "imagefile.h"
+#include "iotd.h"
+#include "log.h"
+
+static int fail(iotd_library_error *err, int status, const char *field, const char *message)
+{
+    err->status = status;
+    err->field = field;
+    snprintf(err->message, sizeof err->message, "%s", message);
+    return IOTD_ERROR;
+}
+
+/* Characters in valid UTF-8 without control characters; -1 otherwise. */
+static long text_chars(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    long n = 0;
+    while (*p) {
+        unsigned char c = *p;
+        int extra;
+        if (c < 0x20 || c == 0x7f)
+            return -1;
+        if (c < 0x80)
+            extra = 0;
+        else if ((c & 0xe0) == 0xc0 && c >= 0xc2)
+            extra = 1;
+        else if ((c & 0xf0) == 0xe0)
+            extra = 2;
+        else if ((c & 0xf8) == 0xf0 && c <= 0xf4)
+            extra = 3;
+        else
+            return -1;
+        unsigned cp = extra == 0 ? c : c & (0x3f >> extra);
+        p++;
+        for (int i = 0; i < extra; i++, p++) {
+            if ((*p & 0xc0) != 0x80)
+                return -1;
+            cp = (cp << 6) | (*p & 0x3f);
+        }
+        if ((extra == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+            (extra == 3 && (cp < 0x10000 || cp > 0x10ffff)))
+            return -1;
+        if (cp >= 0x80 && cp < 0xa0) /* C1 controls */
+            return -1;
+        n++;
+    }
+    return n;
+}
+
+static const char *trim(iotd_arena *a, const char *s)
+{
+    while (*s == ' ' || *s == '\t')
+        s++;
+    size_t len = strlen(s);
+    while (len && (s[len - 1] == ' ' || s[len - 1] == '\t'))
+        len--;
+    return iotd_arena_strndup(a, s, len);
+}
+
+int iotd_library_check_text(iotd_arena *a, const char **name, const char **tagline, iotd_library_error *err)
+{
+    const char *n = trim(a, *name ? *name : "");
+    const char *t = trim(a, *tagline ? *tagline : "");
+    if (!n || !t)
+        return fail(err, 500, "", "Out of memory.");
+    long nc = text_chars(n), tc = text_chars(t);
+    if (nc < 0)
+        return fail(err, 400, "name", "The name contains characters that are not allowed.");
+    if (nc == 0)
+        return fail(err, 400, "name", "Please give the image a name.");
+    if (nc > IOTD_MAX_NAME_CHARS)
+        return fail(err, 400, "name", "The name can be at most 200 characters long.");
+    if (tc < 0)
+        return fail(err, 400, "tagline", "The tagline contains characters that are not allowed.");
+    if (tc > IOTD_MAX_TAGLINE_CHARS)
+        return fail(err, 400, "tagline", "The tagline can be at most 500 characters long.");
+    *name = n;
+    *tagline = t;
+    return IOTD_OK;
+}
+
+static void s3_failure(iotd_library_error *err, int rc, const iotd_s3_error *e)
+{
+    iotd_log(IOTD_LOG_ERROR, "storing an image failed: %ld %s %s", e->http_status, e->code, e->message);
+    fail(err, rc == IOTD_AGAIN ? 503 : 500, "file",
+         rc == IOTD_AGAIN ? "The image store is unreachable right now. Nothing was saved; please try again."
+                          : "The image could not be stored. Nothing was saved; please try again.");
+}
+
+int iotd_library_store_file(iotd_s3 *s3, const iotd_config *cfg, iotd_arena *a, const void *bytes, size_t len,
+                            iotd_image *file, iotd_library_error *err)
+{
+    if (len > (size_t)cfg->max_upload_mb * 1024 * 1024) {
+        char msg[128];
+        snprintf(msg, sizeof msg, "The file is larger than %ld MB.", cfg->max_upload_mb);
+        return fail(err, 413, "file", msg);
+    }
+    iotd_imagefile_info info;
+    char why[IOTD_IMAGEFILE_ERR_LEN];
+    if (len == 0)
+        return fail(err, 400, "file", "Please choose an image file.");
+    if (iotd_imagefile_detect(bytes, len, &info, why, sizeof why) != IOTD_OK)
+        return fail(err, 400, "file", why);
+    iotd_buf key = IOTD_BUF_INIT;
+    if (iotd_s3_make_key(&cfg->s3, info.extension, &key) != IOTD_OK) {
+        iotd_buf_free(&key);
+        return fail(err, 500, "file", "Could not name the new object.");
+    }
+    iotd_s3_error e;
+    memset(&e, 0, sizeof e);
+    int rc = iotd_s3_put(s3, key.data, bytes, len, info.content_type, &e);
+    if (rc != IOTD_OK) {
+        iotd_buf_free(&key);
+        s3_failure(err, rc, &e);
+        return IOTD_ERROR;
+    }
+    memset(file, 0, sizeof *file);
+    file->object_key = iotd_arena_strndup(a, key.data, key.len);
+    iotd_buf_free(&key);
+    file->content_type = info.content_type;
+    file->byte_size = (long long)len;
+    file->width = info.width;
+    file->height = info.height;
+    if (!file->object_key)
+        return fail(err, 500, "", "Out of memory.");
+    return IOTD_OK;
+}
+
+void iotd_library_discard_object(iotd_db *db, iotd_s3 *s3, const char *key)
+{
+    iotd_s3_error e;
+    memset(&e, 0, sizeof e);
+    int rc = iotd_s3_delete(s3, key, &e);
+    if (rc == IOTD_OK || rc == IOTD_DECLINED)
+        return;
+    iotd_log(IOTD_LOG_WARN, "deleting object %s failed (%s); recorded for iotd gc", key,
+             e.code[0] ? e.code : "unreachable");
+    if (iotd_deletions_failed(db, key, e.code[0] ? e.code : "unreachable") != IOTD_OK)
+        iotd_log(IOTD_LOG_ERROR, "could not record object %s for deletion: iotd gc will list it as an orphan",
+                 key);
+}
+
+static int db_failure(iotd_library_error *err, int rc)
+{
+    return fail(err, rc == IOTD_AGAIN ? 503 : 500, "",
+                rc == IOTD_AGAIN
+                    ? "The database is unreachable right now. Nothing was saved; please try again."
+                    : "The change could not be saved. Please try again.");
+}
+
+int iotd_library_add(iotd_db *db, iotd_s3 *s3, const iotd_config *cfg, iotd_arena *a, const void *bytes,
+                     size_t len, const char *name, const char *tagline, iotd_image *out,
+                     iotd_library_error *err)
+{
+    if (iotd_library_check_text(a, &name, &tagline, err) != IOTD_OK)
+        return IOTD_ERROR;
+    if (iotd_db_ready(db) != IOTD_OK)
+        return db_failure(err, IOTD_AGAIN);
+    if (iotd_library_store_file(s3, cfg, a, bytes, len, out, err) != IOTD_OK)
+        return IOTD_ERROR;
+    out->name = name;
+    out->tagline = tagline;
+    int rc = iotd_images_insert(db, a, out);
+    if (rc != IOTD_OK) {
+        iotd_library_discard_object(db, s3, out->object_key);
+        return db_failure(err, rc);
+    }
+    return IOTD_OK;
+}
+
+int iotd_library_update(iotd_db *db, iotd_s3 *s3, const iotd_config *cfg, iotd_arena *a, long long id,
+                        const char *name, const char *tagline, const void *bytes, size_t len,
+                        iotd_library_error *err)
+{
+    if (iotd_library_check_text(a, &name, &tagline, err) != IOTD_OK)
+        return IOTD_ERROR;
+    iotd_image file;
+    int have_file = bytes != NULL && len > 0;
+    if (have_file && iotd_library_store_file(s3, cfg, a, bytes, len, &file, err) != IOTD_OK)
+        return IOTD_ERROR;
+    const char *old_key = NULL;
+    int rc = iotd_db_begin(db);
+    if (rc == IOTD_OK)
+        rc = iotd_images_update_text(db, id, name, tagline);
+    if (rc == IOTD_OK && have_file)
+        rc = iotd_images_update_file(db, a, id, &file, &old_key);
+    if (rc == IOTD_OK)
+        rc = iotd_db_commit(db);
+    if (rc != IOTD_OK) {
+        iotd_db_rollback(db);
+        if (have_file)
+            iotd_library_discard_object(db, s3, file.object_key);
+        if (rc == IOTD_DECLINED)
+            return fail(err, 404, "", "That image no longer exists.");
+        return db_failure(err, rc);
+    }
+    if (old_key)
+        iotd_library_discard_object(db, s3, old_key);
+    return IOTD_OK;
+}
+
+int iotd_library_remove(iotd_db *db, iotd_s3 *s3, iotd_arena *a, long long id, iotd_library_error *err)
+{
+    const char *key = NULL;
+    int rc = iotd_images_delete(db, a, id, &key);
+    if (rc == IOTD_DECLINED) {
+        fail(err, 404, "", "That image no longer exists.");
+        return IOTD_DECLINED;
+    }
+    if (rc != IOTD_OK)
+        return db_failure(err, rc);
+    iotd_library_discard_object(db, s3, key);
+    return IOTD_OK;
+}
