@@ -8,7 +8,7 @@ IOTD_DEV_FCGI_PORT=${IOTD_DEV_FCGI_PORT:-9000}
 IOTD_DEV_PG_PORT=${IOTD_DEV_PG_PORT:-5433}
 IOTD_DEV_S3_PORT=${IOTD_DEV_S3_PORT:-4569}
 
-VAR=$ROOT/var
+VAR=${IOTD_DEV_VAR:-$ROOT/var}   # another folder lets a second stack run from the same checkout
 RUN=$VAR/run
 LOG=$VAR/log
 BUILD=${IOTD_DEV_BUILD:-$ROOT/build}
@@ -202,6 +202,24 @@ nginx_stop() {
     for ((i = 0; i < 100; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
     rm -f "$RUN/nginx.pid"
+}
+
+# ---------------------------------------------------------------- the local editor
+# A local editor account with a generated password, kept in var/ so that
+# every ./dev up can say how to sign in. Never a fixed password.
+ensure_editor() {
+    local file=$VAR/editor-password password
+    if [ -s "$file" ]; then
+        password=$(cat "$file")
+    else
+        password=$(head -c 18 /dev/urandom | od -An -tx1 | tr -d ' \n')
+    fi
+    if ! "$BUILD/iotd" user list 2>/dev/null | grep -qw editor; then
+        printf '%s\n' "$password" | "$BUILD/iotd" user add editor >"$LOG/editor.log" 2>&1 ||
+            { cat "$LOG/editor.log" >&2; die "could not create the local editor account"; }
+    fi
+    [ -s "$file" ] || (umask 077; printf '%s\n' "$password" >"$file")
+    say "admin: http://127.0.0.1:$IOTD_DEV_HTTP_PORT/admin/  user: editor  password: $password"
 }
 
 # ---------------------------------------------------------------- all of it
