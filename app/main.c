@@ -17,7 +17,9 @@
 #include "iotd.h"
 #include "log.h"
 #include "migrate.h"
+#include "password.h"
 #include "pool.h"
+#include "users.h"
 
 #define HEALTHCHECK_TIMEOUT_MS 3000
 
@@ -63,6 +65,25 @@ static int no_args(int argc, char **argv)
     return 1;
 }
 
+/* Containers set IOTD_ADMIN_USER and IOTD_ADMIN_PASSWORD: the first
+ * editor is created at start while no account exists, never afterwards. */
+static void create_first_editor(const iotd_config *cfg, iotd_db *db)
+{
+    if (!cfg->admin_user[0])
+        return;
+    if (!iotd_password_acceptable(cfg->admin_password)) {
+        iotd_log(IOTD_LOG_WARN, "IOTD_ADMIN_USER is set but IOTD_ADMIN_PASSWORD is missing or unacceptable; "
+                                "no editor created (use 'iotd user add')");
+        return;
+    }
+    long long id;
+    int rc = iotd_users_create_first(db, cfg->admin_user, cfg->admin_password, &id);
+    if (rc == IOTD_OK)
+        iotd_log(IOTD_LOG_INFO, "created the first editor '%s' from IOTD_ADMIN_USER", cfg->admin_user);
+    else if (rc != IOTD_DECLINED)
+        iotd_log(IOTD_LOG_ERROR, "could not create the first editor from IOTD_ADMIN_USER");
+}
+
 static int cmd_serve(int argc, char **argv)
 {
     if (!no_args(argc, argv))
@@ -75,8 +96,8 @@ static int cmd_serve(int argc, char **argv)
         return 1;
     int version = 0;
     int rc = iotd_db_schema_version(db, &version);
-    iotd_db_free(db);
     if (rc == IOTD_OK && version < IOTD_SCHEMA_VERSION) {
+        iotd_db_free(db);
         fprintf(stderr,
                 "iotd serve: the database schema is at version %d but this build needs %d; run 'iotd migrate' "
                 "first\n",
@@ -85,6 +106,9 @@ static int cmd_serve(int argc, char **argv)
     }
     if (rc != IOTD_OK)
         iotd_log(IOTD_LOG_WARN, "database not reachable at start; workers will keep trying");
+    else
+        create_first_editor(&cfg, db);
+    iotd_db_free(db);
     return iotd_pool_run(&cfg);
 }
 

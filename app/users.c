@@ -116,6 +116,14 @@ int iotd_users_create(iotd_db *db, const char *username, const char *password, l
 
 int iotd_users_create_first(iotd_db *db, const char *username, const char *password, long long *id)
 {
+    /* Skip the password hash (the slow part) in the usual case: accounts exist.
+     * The insert itself still re-checks, so two tasks starting at once stay safe. */
+    long long count = 0;
+    int rc = iotd_users_count(db, &count);
+    if (rc != IOTD_OK)
+        return rc;
+    if (count > 0)
+        return IOTD_DECLINED;
     return insert(db, &stmt_create_first, username, password, id);
 }
 

@@ -70,6 +70,21 @@ check "latest image is an index scan" bash -c "grep -qE 'Index (Only )?Scan usin
 PGDATABASE=$db psql -q -c "INSERT INTO images (name, object_key, content_type, byte_size, width, height) VALUES ('$(printf 'x%.0s' {1..201})', 'k', 'image/png', 1, 1, 1)" >/dev/null 2>&1; rc=$?
 check "a name over 200 characters is refused by the schema" test $rc -ne 0
 
+# The first editor comes from IOTD_ADMIN_USER/IOTD_ADMIN_PASSWORD at start, only while no account exists.
+serve_once() { # serve_once USER PASSWORD: start the pool, wait until it answers, stop it
+    local port=$((20000 + RANDOM % 20000)) pid
+    IOTD_LISTEN=127.0.0.1:$port IOTD_WORKERS=1 PGDATABASE=$db IOTD_ADMIN_USER=$1 IOTD_ADMIN_PASSWORD=$2 \
+        "$bin" serve >>"$out/serve-admin.log" 2>&1 &
+    pid=$!
+    for _ in $(seq 1 100); do IOTD_LISTEN=127.0.0.1:$port "$bin" healthcheck 2>/dev/null && break; sleep 0.1; done
+    kill -TERM $pid; wait $pid
+}
+serve_once first-editor 'a long enough password'
+serve_once second-editor 'another long password'
+editors=$(PGDATABASE=$db psql -tAc "SELECT string_agg(username, ',') FROM users")
+check "serve creates the first editor only while no account exists ($editors)" test "$editors" = first-editor
+check "the admin password never reaches the log" bash -c "! grep -q 'long enough password' '$out/serve-admin.log'"
+
 # A broken migration leaves the schema where it was.
 bad=$(mktemp -d)
 cp "$IOTD_MIGRATIONS_DIR"/*.sql "$bad"/
