@@ -41,11 +41,12 @@ function initImageForm(form) {
       const landed = new URL(xhr.responseURL || form.action, window.location.href);
       const sent = new URL(form.action, window.location.href);
       if (landed.pathname !== sent.pathname) {
-        // saved: the server redirected to the list
-        window.location.assign(landed.href);
-        return;
+        // Saved: the XHR followed the redirect and its response is the list
+        // with the flash message, which the server hands out only once, so
+        // show that response rather than loading the list again.
+        window.history.replaceState(null, '', landed.href);
       }
-      // the form came back with errors (or an error page): show it as the page
+      // the response (the list, or the form back with errors, or an error page) becomes the page
       document.open();
       document.write(xhr.responseText);
       document.close();
