@@ -21,7 +21,7 @@ S3_ACCESS_KEY=iotd-local-key
 DEBIAN_PACKAGES=(
     gcc make autoconf automake libtool pkg-config
     libfcgi-dev libpq-dev libcurl4-openssl-dev libxml2-dev libjson-c-dev check libssl-dev libvips-dev
-    postgresql-15 nginx curl python3-botocore docker-compose imagemagick
+    postgresql-15 nginx curl python3-botocore docker-compose imagemagick chromium
 )
 
 say() { printf 'dev: %s\n' "$*" >&2; }
