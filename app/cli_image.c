@@ -33,6 +33,7 @@
 #include "db.h"
 #include "deletions.h"
 #include "imagefile.h"
+#include "library.h"
 #include "images.h"
 #include "iotd.h"
 #include "log.h"
@@ -115,46 +116,6 @@ static int parse_long(const char *s, long min, long max, long *out)
     if (errno || end == s || *end || n < min || n > max)
         return IOTD_ERROR;
     *out = n;
-    return IOTD_OK;
-}
-
-/* Valid UTF-8 without control characters; *chars gets the count of code points. */
-static int text_ok(const char *s, size_t *chars)
-{
-    const unsigned char *p = (const unsigned char *)s;
-    size_t n = 0;
-    while (*p) {
-        unsigned c = *p;
-        size_t len;
-        unsigned cp;
-        if (c < 0x80) {
-            if (c < 0x20 || c == 0x7F)
-                return IOTD_ERROR;
-            p++;
-            n++;
-            continue;
-        } else if ((c & 0xE0) == 0xC0) {
-            len = 2, cp = c & 0x1F;
-        } else if ((c & 0xF0) == 0xE0) {
-            len = 3, cp = c & 0x0F;
-        } else if ((c & 0xF8) == 0xF0) {
-            len = 4, cp = c & 0x07;
-        } else {
-            return IOTD_ERROR;
-        }
-        for (size_t k = 1; k < len; k++) {
-            if ((p[k] & 0xC0) != 0x80)
-                return IOTD_ERROR;
-            cp = cp << 6 | (p[k] & 0x3F);
-        }
-        static const unsigned min_for_len[] = {0, 0, 0x80, 0x800, 0x10000};
-        if (cp < min_for_len[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF) ||
-            (cp >= 0x80 && cp < 0xA0))
-            return IOTD_ERROR;
-        p += len;
-        n++;
-    }
-    *chars = n;
     return IOTD_OK;
 }
 
@@ -344,28 +305,14 @@ out:
 
 static int check_text_arg(const char *cmd, const char *what, const char *s, size_t min, size_t max)
 {
-    size_t chars = 0;
-    if (text_ok(s, &chars) != IOTD_OK)
+    long n = iotd_library_text_chars(s);
+    if (n < 0)
         return usage_error(cmd, usage_image, "%s must be UTF-8 text without control characters", what);
+    size_t chars = (size_t)n;
     if (chars < min || chars > max)
         return usage_error(cmd, usage_image, "%s must be %zu to %zu characters (got %zu)", what, min, max,
                            chars);
     return EXIT_OK;
-}
-
-/* The row could not be saved: take the object back out (or leave a record for gc). */
-static int undo_upload(session *s, const char *key, const char *why)
-{
-    iotd_s3_error e;
-    int rc = iotd_s3_delete(s->s3, key, &e);
-    if (rc == IOTD_OK || rc == IOTD_DECLINED)
-        return fail(s->cmd, "saving the image failed (%s); the uploaded object was deleted again", why);
-    char text[CLI_ERR_LEN];
-    s3_error_text(&e, text, sizeof text);
-    int recorded = iotd_deletions_failed(s->db, key, text) == IOTD_OK;
-    return fail(s->cmd,
-                "saving the image failed (%s), and deleting the uploaded object %s failed too (%s); %s", why,
-                key, text, recorded ? "it is recorded for iotd gc" : "iotd gc will find it as an orphan");
 }
 
 static int image_add(int argc, char **argv)
@@ -399,7 +346,7 @@ static int image_add(int argc, char **argv)
         return EXIT_USAGE;
 
     session s;
-    iotd_buf body = IOTD_BUF_INIT, key = IOTD_BUF_INIT;
+    iotd_buf body = IOTD_BUF_INIT;
     int status = session_open(&s, cmd, 0, 1);
     if (status != EXIT_OK)
         goto out;
@@ -415,47 +362,31 @@ static int image_add(int argc, char **argv)
         status = fail(cmd, "%s", err);
         goto out;
     }
-    iotd_imagefile_info info;
-    if (iotd_imagefile_detect(body.data, body.len, &info, err, sizeof err) != IOTD_OK) {
-        status = fail(cmd, "%s: %s", path, err);
-        goto out;
-    }
-    /* The database is checked before the upload, so an outage costs no orphan. */
     if (!(s.db = iotd_db_new(s.cfg.database_url))) {
         status = fail(cmd, "out of memory");
         goto out;
     }
-    if ((rc = iotd_db_ready(s.db)) != IOTD_OK) {
-        status = fail(cmd, "%s", db_problem(rc));
-        goto out;
-    }
-    if (iotd_s3_make_key(&s.cfg.s3, info.extension, &key) != IOTD_OK) {
-        status = fail(cmd, "cannot make an object key (check IOTD_S3_PREFIX)");
-        goto out;
-    }
-    iotd_s3_error e;
-    if (iotd_s3_put(s.s3, key.data, body.data, body.len, info.content_type, &e) != IOTD_OK) {
-        s3_error_text(&e, err, sizeof err);
-        status = fail(cmd, "uploading to S3 failed (%s); nothing was saved", err);
-        goto out;
-    }
-    iotd_image img = {
-        .name = name,
-        .tagline = tagline,
-        .object_key = key.data,
-        .content_type = info.content_type,
-        .byte_size = (long long)body.len,
-        .width = info.width,
-        .height = info.height,
-    };
-    if ((rc = iotd_images_insert(s.db, s.arena, &img)) != IOTD_OK) {
-        status = undo_upload(&s, key.data, db_problem(rc));
+    iotd_image img;
+    iotd_library_error le = IOTD_LIBRARY_ERROR_INIT;
+    if (iotd_library_add(s.db, s.s3, &s.cfg, s.arena, body.data, body.len, name, tagline, &img, &le) !=
+        IOTD_OK) {
+        if (le.stage == IOTD_LIBRARY_CHECK)
+            status = fail(cmd, "%s: %s", path, le.message);
+        else if (le.stage == IOTD_LIBRARY_STORE)
+            status = fail(cmd, "uploading to S3 failed (%s); nothing was saved", le.detail);
+        else if (le.object_kept)
+            status = fail(cmd,
+                          "saving the image failed (%s), and deleting the uploaded object failed too; it is "
+                          "recorded for iotd gc",
+                          le.detail);
+        else
+            status =
+                fail(cmd, "saving the image failed (%s); the uploaded object was deleted again", le.detail);
         goto out;
     }
     printf("%lld\n", img.id);
 out:
     iotd_buf_free(&body);
-    iotd_buf_free(&key);
     session_close(&s);
     return status;
 }
@@ -528,35 +459,20 @@ static int image_rm(int argc, char **argv)
     int status = session_open(&s, cmd, 1, 1);
     if (status != EXIT_OK)
         goto out;
-    /* The row goes and the object's deletion is recorded in one transaction. */
-    const char *key = NULL;
-    int rc = iotd_db_begin(s.db);
-    if (rc == IOTD_OK)
-        rc = iotd_images_delete(s.db, s.arena, id, &key);
-    if (rc == IOTD_OK)
-        rc = iotd_deletions_request(s.db, key);
-    if (rc == IOTD_OK)
-        rc = iotd_db_commit(s.db);
-    if (rc != IOTD_OK) {
-        iotd_db_rollback(s.db);
-        status = rc == IOTD_DECLINED ? fail(cmd, "there is no image with id %lld", id)
-                                     : fail(cmd, "%s; nothing was removed", db_problem(rc));
+    iotd_library_error le = IOTD_LIBRARY_ERROR_INIT;
+    int rc = iotd_library_remove(s.db, s.s3, s.arena, id, &le);
+    if (rc == IOTD_DECLINED) {
+        status = fail(cmd, "there is no image with id %lld", id);
         goto out;
     }
-    iotd_s3_error e;
-    rc = iotd_s3_delete(s.s3, key, &e);
-    if (rc == IOTD_OK || rc == IOTD_DECLINED) {
-        /* If forgetting the record fails, gc deletes an absent object once: harmless. */
-        (void)iotd_deletions_done(s.db, key);
-        printf("removed image %lld\n", id);
-    } else {
-        char text[CLI_ERR_LEN];
-        s3_error_text(&e, text, sizeof text);
-        (void)iotd_deletions_failed(s.db, key, text);
-        printf("removed image %lld\n", id);
-        fprintf(stderr, "iotd %s: warning: deleting object %s failed (%s); iotd gc will retry it\n", cmd, key,
-                text);
+    if (rc != IOTD_OK) {
+        status = fail(cmd, "%s; nothing was removed", le.detail);
+        goto out;
     }
+    printf("removed image %lld\n", id);
+    if (le.object_kept)
+        fprintf(stderr, "iotd %s: warning: deleting the image's object failed (%s); iotd gc will retry it\n",
+                cmd, le.detail);
 out:
     session_close(&s);
     return status;

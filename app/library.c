@@ -24,8 +24,16 @@ static int fail(iotd_library_error *err, int status, const char *field, const ch
     return IOTD_ERROR;
 }
 
-/* Characters in valid UTF-8 without control characters; -1 otherwise. */
-static long text_chars(const char *s)
+static void s3_error_text(const iotd_s3_error *e, char *out, size_t len)
+{
+    if (e->http_status)
+        snprintf(out, len, "HTTP %ld %s: %s", e->http_status, e->code[0] ? e->code : "error", e->message);
+    else
+        snprintf(out, len, "%s: %s", e->code[0] ? e->code : "error",
+                 e->message[0] ? e->message : "no answer");
+}
+
+long iotd_library_text_chars(const char *s)
 {
     const unsigned char *p = (const unsigned char *)s;
     long n = 0;
@@ -77,7 +85,7 @@ int iotd_library_check_text(iotd_arena *a, const char **name, const char **tagli
     const char *t = trim(a, *tagline ? *tagline : "");
     if (!n || !t)
         return fail(err, 500, "", "Out of memory.");
-    long nc = text_chars(n), tc = text_chars(t);
+    long nc = iotd_library_text_chars(n), tc = iotd_library_text_chars(t);
     if (nc < 0)
         return fail(err, 400, "name", "The name contains characters that are not allowed.");
     if (nc == 0)
@@ -95,7 +103,9 @@ int iotd_library_check_text(iotd_arena *a, const char **name, const char **tagli
 
 static void s3_failure(iotd_library_error *err, int rc, const iotd_s3_error *e)
 {
-    iotd_log(IOTD_LOG_ERROR, "storing an image failed: %ld %s %s", e->http_status, e->code, e->message);
+    s3_error_text(e, err->detail, sizeof err->detail);
+    iotd_log(IOTD_LOG_ERROR, "storing an image failed: %s", err->detail);
+    err->stage = IOTD_LIBRARY_STORE;
     fail(err, rc == IOTD_AGAIN ? 503 : 500, "file",
          rc == IOTD_AGAIN ? "The image store is unreachable right now. Nothing was saved; please try again."
                           : "The image could not be stored. Nothing was saved; please try again.");
@@ -112,7 +122,7 @@ int iotd_library_store_file(iotd_s3 *s3, const iotd_config *cfg, iotd_arena *a, 
     iotd_imagefile_info info;
     char why[IOTD_IMAGEFILE_ERR_LEN];
     if (len == 0)
-        return fail(err, 400, "file", "Please choose an image file.");
+        return fail(err, 400, "file", "The file is empty. Please choose an image file.");
     if (iotd_imagefile_detect(bytes, len, &info, why, sizeof why) != IOTD_OK)
         return fail(err, 400, "file", why);
     iotd_buf key = IOTD_BUF_INIT;
@@ -140,22 +150,30 @@ int iotd_library_store_file(iotd_s3 *s3, const iotd_config *cfg, iotd_arena *a, 
     return IOTD_OK;
 }
 
-void iotd_library_discard_object(iotd_db *db, iotd_s3 *s3, const char *key)
+int iotd_library_discard_object(iotd_db *db, iotd_s3 *s3, const char *key, char *detail, size_t detail_len)
 {
     iotd_s3_error e;
     memset(&e, 0, sizeof e);
     int rc = iotd_s3_delete(s3, key, &e);
-    if (rc == IOTD_OK || rc == IOTD_DECLINED)
-        return;
-    iotd_log(IOTD_LOG_WARN, "deleting object %s failed (%s); recorded for iotd gc", key,
-             e.code[0] ? e.code : "unreachable");
-    if (iotd_deletions_failed(db, key, e.code[0] ? e.code : "unreachable") != IOTD_OK)
+    if (rc == IOTD_OK || rc == IOTD_DECLINED) {
+        /* if forgetting the record fails, gc deletes an absent object once: harmless */
+        (void)iotd_deletions_done(db, key);
+        return IOTD_OK;
+    }
+    s3_error_text(&e, detail, detail_len);
+    iotd_log(IOTD_LOG_WARN, "deleting object %s failed (%s); recorded for iotd gc", key, detail);
+    if (iotd_deletions_failed(db, key, detail) != IOTD_OK)
         iotd_log(IOTD_LOG_ERROR, "could not record object %s for deletion: iotd gc will list it as an orphan",
                  key);
+    return IOTD_AGAIN;
 }
 
 static int db_failure(iotd_library_error *err, int rc)
 {
+    err->stage = IOTD_LIBRARY_SAVE;
+    snprintf(err->detail, sizeof err->detail, "%s",
+             rc == IOTD_AGAIN ? "the database is unreachable"
+                              : "the database refused the statement (see the log)");
     return fail(err, rc == IOTD_AGAIN ? 503 : 500, "",
                 rc == IOTD_AGAIN
                     ? "The database is unreachable right now. Nothing was saved; please try again."
@@ -168,16 +186,21 @@ int iotd_library_add(iotd_db *db, iotd_s3 *s3, const iotd_config *cfg, iotd_aren
 {
     if (iotd_library_check_text(a, &name, &tagline, err) != IOTD_OK)
         return IOTD_ERROR;
-    if (iotd_db_ready(db) != IOTD_OK)
-        return db_failure(err, IOTD_AGAIN);
+    if (iotd_db_ready(db) != IOTD_OK) {
+        db_failure(err, IOTD_AGAIN);
+        err->stage = IOTD_LIBRARY_CHECK; /* checked before anything was stored */
+        return IOTD_ERROR;
+    }
     if (iotd_library_store_file(s3, cfg, a, bytes, len, out, err) != IOTD_OK)
         return IOTD_ERROR;
     out->name = name;
     out->tagline = tagline;
     int rc = iotd_images_insert(db, a, out);
     if (rc != IOTD_OK) {
-        iotd_library_discard_object(db, s3, out->object_key);
-        return db_failure(err, rc);
+        db_failure(err, rc);
+        char why[128];
+        err->object_kept = iotd_library_discard_object(db, s3, out->object_key, why, sizeof why) != IOTD_OK;
+        return IOTD_ERROR;
     }
     return IOTD_OK;
 }
@@ -198,31 +221,51 @@ int iotd_library_update(iotd_db *db, iotd_s3 *s3, const iotd_config *cfg, iotd_a
         rc = iotd_images_update_text(db, id, name, tagline);
     if (rc == IOTD_OK && have_file)
         rc = iotd_images_update_file(db, a, id, &file, &old_key);
+    if (rc == IOTD_OK && old_key)
+        rc = iotd_deletions_request(db, old_key);
     if (rc == IOTD_OK)
         rc = iotd_db_commit(db);
     if (rc != IOTD_OK) {
         iotd_db_rollback(db);
+        if (rc == IOTD_DECLINED) {
+            err->stage = IOTD_LIBRARY_SAVE;
+            fail(err, 404, "", "That image no longer exists.");
+        } else {
+            db_failure(err, rc);
+        }
+        char why[128];
         if (have_file)
-            iotd_library_discard_object(db, s3, file.object_key);
-        if (rc == IOTD_DECLINED)
-            return fail(err, 404, "", "That image no longer exists.");
-        return db_failure(err, rc);
+            err->object_kept =
+                iotd_library_discard_object(db, s3, file.object_key, why, sizeof why) != IOTD_OK;
+        return IOTD_ERROR;
     }
     if (old_key)
-        iotd_library_discard_object(db, s3, old_key);
+        err->object_kept =
+            iotd_library_discard_object(db, s3, old_key, err->detail, sizeof err->detail) != IOTD_OK;
     return IOTD_OK;
 }
 
 int iotd_library_remove(iotd_db *db, iotd_s3 *s3, iotd_arena *a, long long id, iotd_library_error *err)
 {
+    /* The row goes and the object's deletion is recorded in one transaction,
+     * so a crash or an S3 outage afterwards leaves work for gc, never an orphan. */
     const char *key = NULL;
-    int rc = iotd_images_delete(db, a, id, &key);
-    if (rc == IOTD_DECLINED) {
-        fail(err, 404, "", "That image no longer exists.");
-        return IOTD_DECLINED;
-    }
-    if (rc != IOTD_OK)
+    int rc = iotd_db_begin(db);
+    if (rc == IOTD_OK)
+        rc = iotd_images_delete(db, a, id, &key);
+    if (rc == IOTD_OK)
+        rc = iotd_deletions_request(db, key);
+    if (rc == IOTD_OK)
+        rc = iotd_db_commit(db);
+    if (rc != IOTD_OK) {
+        iotd_db_rollback(db);
+        if (rc == IOTD_DECLINED) {
+            err->stage = IOTD_LIBRARY_SAVE;
+            fail(err, 404, "", "That image no longer exists.");
+            return IOTD_DECLINED;
+        }
         return db_failure(err, rc);
-    iotd_library_discard_object(db, s3, key);
+    }
+    err->object_kept = iotd_library_discard_object(db, s3, key, err->detail, sizeof err->detail) != IOTD_OK;
     return IOTD_OK;
 }

@@ -18,12 +18,28 @@
 #include "images.h"
 #include "s3.h"
 
-/* What went wrong, in words for the editor, and which field it concerns. */
+/* The step an operation failed at. */
+typedef enum { IOTD_LIBRARY_CHECK, IOTD_LIBRARY_STORE, IOTD_LIBRARY_SAVE } iotd_library_stage;
+
+/* What went wrong: words for the editor and the field they concern, and
+ * the technical cause for logs and the command line. */
 typedef struct iotd_library_error {
-    int status;        /* HTTP status that fits: 400, 413, 503, 500 */
-    const char *field; /* "name", "tagline", "file", or "" */
+    int status;               /* HTTP status that fits: 400, 404, 413, 500, 503 */
+    const char *field;        /* "name", "tagline", "file", or "" */
+    iotd_library_stage stage; /* checking the input, storing the object, saving the row */
     char message[256];
+    char detail[256]; /* e.g. "HTTP 403 AccessDenied: ..." or "the database is unreachable" */
+    int object_kept;  /* an object that should be gone is still there, recorded for iotd gc */
 } iotd_library_error;
+
+#define IOTD_LIBRARY_ERROR_INIT                                                                              \
+    {                                                                                                        \
+        0, "", IOTD_LIBRARY_CHECK, "", "", 0                                                                 \
+    }
+
+/* Characters (code points) in s when it is valid UTF-8 without control
+ * characters; -1 otherwise. */
+long iotd_library_text_chars(const char *s);
 
 /* Trims and checks name (required, <= 200 characters) and tagline
  * (<= 500): valid UTF-8, no control characters. The trimmed strings are
@@ -42,10 +58,13 @@ int iotd_library_add(iotd_db *db, iotd_s3 *s3, const iotd_config *cfg, iotd_aren
 int iotd_library_update(iotd_db *db, iotd_s3 *s3, const iotd_config *cfg, iotd_arena *a, long long id,
                         const char *name, const char *tagline, const void *bytes, size_t len,
                         iotd_library_error *err);
-/* Deletes the row, then the object (a failed object delete is recorded).
- * DECLINED: no such image. */
+/* Deletes the row and records the object for deletion in one transaction,
+ * then deletes the object. IOTD_OK even when only the object delete failed
+ * (err->object_kept says so; gc retries it). DECLINED: no such image. */
 int iotd_library_remove(iotd_db *db, iotd_s3 *s3, iotd_arena *a, long long id, iotd_library_error *err);
-/* Removes an object whose row is gone, recording a failure for gc. */
-void iotd_library_discard_object(iotd_db *db, iotd_s3 *s3, const char *key);
+/* Deletes an object whose row is gone and forgets its deletion record;
+ * IOTD_OK, or IOTD_AGAIN when it failed and is recorded for iotd gc
+ * (the cause in detail). */
+int iotd_library_discard_object(iotd_db *db, iotd_s3 *s3, const char *key, char *detail, size_t detail_len);
 
 #endif

@@ -223,7 +223,7 @@ int iotd_handle_admin_create(iotd_ctx *ctx)
         return IOTD_OK;
     }
     iotd_image img;
-    iotd_library_error err = {0, "", ""};
+    iotd_library_error err = IOTD_LIBRARY_ERROR_INIT;
     int rc = iotd_library_add(ctx->db, ctx->s3, ctx->cfg, ctx->arena, up.file.data, up.file.len, up.name,
                               up.tagline, &img, &err);
     iotd_upload_free(&up);
@@ -268,7 +268,7 @@ int iotd_handle_admin_update(iotd_ctx *ctx)
         iotd_upload_free(&up);
         return IOTD_OK;
     }
-    iotd_library_error err = {0, "", ""};
+    iotd_library_error err = IOTD_LIBRARY_ERROR_INIT;
     int rc = iotd_library_update(ctx->db, ctx->s3, ctx->cfg, ctx->arena, img.id, up.name, up.tagline,
                                  up.file.len ? up.file.data : NULL, up.file.len, &err);
     int replaced = up.file.len > 0;
@@ -315,7 +315,7 @@ int iotd_handle_admin_delete(iotd_ctx *ctx)
     iotd_image img;
     if (load_image(ctx, &img) != IOTD_OK)
         return IOTD_OK;
-    iotd_library_error err = {0, "", ""};
+    iotd_library_error err = IOTD_LIBRARY_ERROR_INIT;
     int rc = iotd_library_remove(ctx->db, ctx->s3, ctx->arena, img.id, &err);
     if (rc == IOTD_DECLINED)
         return iotd_view_error(ctx, 404, err.message);
