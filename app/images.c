@@ -74,6 +74,21 @@ int iotd_images_get(iotd_db *db, iotd_arena *a, long long id, iotd_image *out)
     return fetch_one(db, a, &stmt_get, values, out);
 }
 
+/* Every row of r as an arena array. */
+static int copy_rows(iotd_arena *a, PGresult *r, iotd_image **out, size_t *count)
+{
+    int n = PQntuples(r);
+    iotd_image *list = iotd_arena_calloc(a, (size_t)(n ? n : 1), sizeof *list);
+    if (!list)
+        return IOTD_ERROR;
+    for (int i = 0; i < n; i++)
+        if (copy_row(a, r, i, &list[i]) != IOTD_OK)
+            return IOTD_ERROR;
+    *out = list;
+    *count = (size_t)n;
+    return IOTD_OK;
+}
+
 int iotd_images_list(iotd_db *db, iotd_arena *a, long long limit, long long offset, iotd_image **out,
                      size_t *count)
 {
@@ -85,18 +100,8 @@ int iotd_images_list(iotd_db *db, iotd_arena *a, long long limit, long long offs
     *out = NULL;
     *count = 0;
     int rc = iotd_db_exec(db, &stmt_list, values, &r);
-    if (rc == IOTD_OK) {
-        int n = PQntuples(r);
-        iotd_image *list = iotd_arena_calloc(a, (size_t)(n ? n : 1), sizeof *list);
-        if (!list)
-            rc = IOTD_ERROR;
-        for (int i = 0; rc == IOTD_OK && i < n; i++)
-            rc = copy_row(a, r, i, &list[i]);
-        if (rc == IOTD_OK) {
-            *out = list;
-            *count = (size_t)n;
-        }
-    }
+    if (rc == IOTD_OK)
+        rc = copy_rows(a, r, out, count);
     PQclear(r);
     return rc;
 }
@@ -203,20 +208,10 @@ int iotd_images_search(iotd_db *db, iotd_arena *a, const char *q, long long limi
     *count = 0;
     *total = 0;
     int rc = iotd_db_exec(db, &stmt_search, values, &r);
-    if (rc == IOTD_OK) {
-        int n = PQntuples(r);
-        iotd_image *list = iotd_arena_calloc(a, (size_t)(n ? n : 1), sizeof *list);
-        if (!list)
-            rc = IOTD_ERROR;
-        for (int i = 0; rc == IOTD_OK && i < n; i++)
-            rc = copy_row(a, r, i, &list[i]);
-        if (rc == IOTD_OK) {
-            *out = list;
-            *count = (size_t)n;
-            if (n > 0)
-                *total = strtoll(PQgetvalue(r, 0, 9), NULL, 10);
-        }
-    }
+    if (rc == IOTD_OK)
+        rc = copy_rows(a, r, out, count);
+    if (rc == IOTD_OK && *count > 0)
+        *total = strtoll(PQgetvalue(r, 0, 9), NULL, 10);
     PQclear(r);
     if (rc == IOTD_OK && *count == 0 && offset > 0) {
         /* past the last page: still report how many match */
