@@ -20,6 +20,7 @@
 
 #include "buf.h"
 #include "iotd.h"
+#include "log.h"
 #include "sigv4.h"
 
 #define AWS_CONNECT_TIMEOUT_MS 2000L
@@ -139,7 +140,7 @@ static int fetch_container(iotd_aws_provider *p, iotd_aws_credentials *fresh)
             goto out;
         if (p->env.container_auth_token[0]) {
             if (has_line_break(p->env.container_auth_token)) {
-                fprintf(stderr, "aws credentials: AWS_CONTAINER_AUTHORIZATION_TOKEN contains a line break\n");
+                iotd_log(IOTD_LOG_ERROR, "aws credentials: AWS_CONTAINER_AUTHORIZATION_TOKEN contains a line break");
                 goto out;
             }
             if (iotd_buf_printf(&auth, "Authorization: %s", p->env.container_auth_token) != IOTD_OK ||
@@ -163,22 +164,22 @@ static int fetch_container(iotd_aws_provider *p, iotd_aws_credentials *fresh)
         curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
     CURLcode cc = curl_easy_perform(c);
     if (cc == CURLE_WRITE_ERROR) {
-        fprintf(stderr, "aws credentials: ECS endpoint sent more than %d bytes\n",
+        iotd_log(IOTD_LOG_ERROR, "aws credentials: ECS endpoint sent more than %d bytes",
                 IOTD_AWS_MAX_DOCUMENT_BYTES);
         goto out;
     }
     if (cc != CURLE_OK) {
-        fprintf(stderr, "aws credentials: ECS endpoint unreachable: %s\n", curl_easy_strerror(cc));
+        iotd_log(IOTD_LOG_ERROR, "aws credentials: ECS endpoint unreachable: %s", curl_easy_strerror(cc));
         goto out;
     }
     long status = 0;
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
     if (status != 200) {
-        fprintf(stderr, "aws credentials: ECS endpoint answered HTTP %ld\n", status);
+        iotd_log(IOTD_LOG_ERROR, "aws credentials: ECS endpoint answered HTTP %ld", status);
         goto out;
     }
     if (iotd_aws_parse_container_json(p->body.data ? p->body.data : "", p->body.len, fresh) != IOTD_OK) {
-        fprintf(stderr, "aws credentials: ECS endpoint sent an invalid credentials document\n");
+        iotd_log(IOTD_LOG_ERROR, "aws credentials: ECS endpoint sent an invalid credentials document");
         goto out;
     }
     rc = IOTD_OK;
@@ -220,15 +221,15 @@ int iotd_aws_credentials_get(iotd_aws_provider *p, time_t now, const iotd_aws_cr
 {
     if (p->env.access_key_id[0] && p->env.secret_access_key[0]) {
         if (!p->have_creds && from_environment(p) != IOTD_OK) {
-            fprintf(stderr, "aws credentials: environment credentials too long\n");
+            iotd_log(IOTD_LOG_ERROR, "aws credentials: environment credentials too long");
             return IOTD_AGAIN;
         }
         *out = &p->creds;
         return IOTD_OK;
     }
     if (!p->env.container_relative_uri[0] && !p->env.container_full_uri[0]) {
-        fprintf(stderr, "aws credentials: none found (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, "
-                        "or run where AWS_CONTAINER_CREDENTIALS_RELATIVE_URI is set)\n");
+        iotd_log(IOTD_LOG_ERROR, "aws credentials: none found (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, "
+                        "or run where AWS_CONTAINER_CREDENTIALS_RELATIVE_URI is set)");
         return IOTD_AGAIN;
     }
     if (p->have_creds && fresh_enough(&p->creds, now)) {

@@ -124,7 +124,7 @@ static int load_config(const char *cmd, iotd_config *cfg)
     char err[CLI_ERR_LEN];
     if (iotd_config_load(cfg, err, sizeof err) != IOTD_OK)
         return fail(cmd, "configuration error: %s", err);
-    iotd_log_init(cfg->log_debug);
+    iotd_log_init(iotd_log_level_for(cfg->log_debug, IOTD_LOG_OFF), STDERR_FILENO);
     return EXIT_OK;
 }
 

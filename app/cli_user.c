@@ -260,7 +260,7 @@ int iotd_cli_user(int argc, char **argv)
         fprintf(stderr, "iotd: configuration error: %s\n", err);
         return EXIT_FAIL;
     }
-    iotd_log_init(c.cfg.log_debug);
+    iotd_log_init(iotd_log_level_for(c.cfg.log_debug, IOTD_LOG_OFF), STDERR_FILENO);
     if (!(c.db = iotd_db_new(c.cfg.database_url)))
         return EXIT_FAIL;
     int status = run ? run(&c, argc, argv) : cmd_add_or_passwd(&c, sub, argc, argv);

@@ -1,6 +1,6 @@
 /*
  * log.c — structured logging: every line is a JSON object written with one
- * write(2), so lines from many workers sharing stdout never interleave.
+ * write(2), so lines from many workers sharing one stream never interleave.
  *
  * Secrets never reach here: callers log names and codes, not values.
  */
@@ -17,11 +17,18 @@
 
 #define LOG_MSG_MAX 2048
 
-static int log_debug_enabled; /* set once at start from the config */
+static iotd_log_level log_min_level = IOTD_LOG_INFO; /* set once at start from the config */
+static int log_fd = STDERR_FILENO;                   /* likewise */
 
-void iotd_log_init(int debug)
+void iotd_log_init(iotd_log_level min_level, int fd)
 {
-    log_debug_enabled = debug;
+    log_min_level = min_level;
+    log_fd = fd;
+}
+
+iotd_log_level iotd_log_level_for(int debug, iotd_log_level otherwise)
+{
+    return debug ? IOTD_LOG_DEBUG : otherwise;
 }
 
 static const char *level_name(iotd_log_level level)
@@ -31,6 +38,7 @@ static const char *level_name(iotd_log_level level)
     case IOTD_LOG_INFO: return "info";
     case IOTD_LOG_WARN: return "warn";
     case IOTD_LOG_ERROR: return "error";
+    case IOTD_LOG_OFF: break;
     }
     return "info";
 }
@@ -58,8 +66,8 @@ static void format_time(char *out, size_t len, long long *epoch_ms)
 static void emit(json_object *o)
 {
     size_t len;
-    const char *s = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE,
-                                                      &len);
+    const char *s =
+        json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
     if (!s)
         return;
     char line[LOG_MSG_MAX * 2 + 1024];
@@ -69,7 +77,7 @@ static void emit(json_object *o)
     line[len] = '\n';
     size_t off = 0;
     while (off < len + 1) {
-        ssize_t n = write(STDOUT_FILENO, line + off, len + 1 - off);
+        ssize_t n = write(log_fd, line + off, len + 1 - off);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
@@ -85,7 +93,7 @@ static void add_str(json_object *o, const char *key, const char *value)
 
 void iotd_log(iotd_log_level level, const char *fmt, ...)
 {
-    if (level == IOTD_LOG_DEBUG && !log_debug_enabled)
+    if (level < log_min_level)
         return;
     char msg[LOG_MSG_MAX];
     va_list ap;

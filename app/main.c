@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "buf.h"
 #include "cli_image.h"
@@ -44,14 +45,17 @@ static void usage(FILE *out)
           out);
 }
 
-static int load_config(iotd_config *cfg)
+/* serve logs to stdout (the container's log stream); migrate and
+ * healthcheck report on stdout/stderr themselves and log only warnings. */
+static int load_config(iotd_config *cfg, int log_fd)
 {
     char err[512];
     if (iotd_config_load(cfg, err, sizeof err) != IOTD_OK) {
         fprintf(stderr, "iotd: configuration error: %s\n", err);
         return IOTD_ERROR;
     }
-    iotd_log_init(cfg->log_debug);
+    iotd_log_init(iotd_log_level_for(cfg->log_debug, log_fd == STDOUT_FILENO ? IOTD_LOG_INFO : IOTD_LOG_WARN),
+                  log_fd);
     return IOTD_OK;
 }
 
@@ -89,7 +93,7 @@ static int cmd_serve(int argc, char **argv)
     if (!no_args(argc, argv))
         return 2;
     iotd_config cfg;
-    if (load_config(&cfg) != IOTD_OK)
+    if (load_config(&cfg, STDOUT_FILENO) != IOTD_OK)
         return 1;
     iotd_db *db = iotd_db_new(cfg.database_url);
     if (!db)
@@ -98,10 +102,11 @@ static int cmd_serve(int argc, char **argv)
     int rc = iotd_db_schema_version(db, &version);
     if (rc == IOTD_OK && version < IOTD_SCHEMA_VERSION) {
         iotd_db_free(db);
-        fprintf(stderr,
-                "iotd serve: the database schema is at version %d but this build needs %d; run 'iotd migrate' "
-                "first\n",
-                version, IOTD_SCHEMA_VERSION);
+        fprintf(
+            stderr,
+            "iotd serve: the database schema is at version %d but this build needs %d; run 'iotd migrate' "
+            "first\n",
+            version, IOTD_SCHEMA_VERSION);
         return 1;
     }
     if (rc != IOTD_OK)
@@ -117,7 +122,7 @@ static int cmd_migrate(int argc, char **argv)
     if (!no_args(argc, argv))
         return 2;
     iotd_config cfg;
-    if (load_config(&cfg) != IOTD_OK)
+    if (load_config(&cfg, STDERR_FILENO) != IOTD_OK)
         return 1;
     iotd_db *db = iotd_db_new(cfg.database_url);
     if (!db)
@@ -132,7 +137,7 @@ static int cmd_healthcheck(int argc, char **argv)
     if (!no_args(argc, argv))
         return 2;
     iotd_config cfg;
-    if (load_config(&cfg) != IOTD_OK)
+    if (load_config(&cfg, STDERR_FILENO) != IOTD_OK)
         return 1;
     iotd_buf body = IOTD_BUF_INIT;
     char err[256];
@@ -154,12 +159,8 @@ static const struct {
     const char *name;
     int (*run)(int argc, char **argv);
 } commands[] = {
-    {"serve", cmd_serve},
-    {"migrate", cmd_migrate},
-    {"healthcheck", cmd_healthcheck},
-    {"presign", iotd_cli_presign},
-    {"image", iotd_cli_image},
-    {"gc", iotd_cli_gc},
+    {"serve", cmd_serve},          {"migrate", cmd_migrate},  {"healthcheck", cmd_healthcheck},
+    {"presign", iotd_cli_presign}, {"image", iotd_cli_image}, {"gc", iotd_cli_gc},
     {"user", iotd_cli_user},
 };
 

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "ctx.h"
@@ -242,7 +243,7 @@ END_TEST
 
 int main(void)
 {
-    iotd_log_init(0);
+    iotd_log_init(IOTD_LOG_OFF, STDERR_FILENO);
     Suite *s = suite_create("core");
     TCase *tc = tcase_create("units");
     tcase_add_test(tc, test_config_defaults);

@@ -20,7 +20,8 @@ chmod 755 "$scratch"
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 base=0
 for try in $(seq 0 50); do
-    candidate=$((30000 + (($$ + try * 37) % 2000) * 10))
+    # below 32768, where the kernel never picks ephemeral ports for outgoing connections
+    candidate=$((20000 + (($$ + try * 37) % 1200) * 10))
     free=1
     for off in 0 1 2 4 5; do port_free $((candidate + off)) || free=0; done
     if [ $free = 1 ]; then base=$candidate; break; fi
