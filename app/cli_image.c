@@ -31,6 +31,7 @@
 #include "buf.h"
 #include "config.h"
 #include "db.h"
+#include "days.h"
 #include "deletions.h"
 #include "imagefile.h"
 #include "library.h"
@@ -50,9 +51,10 @@
 enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
 
 static const char usage_presign[] = "usage: iotd presign KEY [--expires SECONDS] [--date YYYYMMDDTHHMMSSZ]\n";
-static const char usage_image[] = "usage: iotd image add FILE --name NAME [--tagline TEXT]\n"
-                                  "       iotd image list\n"
-                                  "       iotd image rm ID\n";
+static const char usage_image[] =
+    "usage: iotd image add FILE --name NAME [--tagline TEXT] [--date YYYY-MM-DD]\n"
+    "       iotd image list\n"
+    "       iotd image rm ID\n";
 static const char usage_gc[] = "usage: iotd gc [--delete] [--json] [--min-age SECONDS]\n";
 
 /* ---- small helpers ------------------------------------------------------- */
@@ -317,7 +319,7 @@ static int check_text_arg(const char *cmd, const char *what, const char *s, size
 
 static int image_add(int argc, char **argv)
 {
-    const char *cmd = "image add", *path = NULL, *name = NULL, *tagline = "";
+    const char *cmd = "image add", *path = NULL, *name = NULL, *tagline = "", *date = "";
     for (int i = 3; i < argc; i++) {
         const char *arg = argv[i];
         if (is_help(arg)) {
@@ -327,6 +329,8 @@ static int image_add(int argc, char **argv)
         int m = take_option(argc, argv, &i, "--name", &name);
         if (m == 0)
             m = take_option(argc, argv, &i, "--tagline", &tagline);
+        if (m == 0)
+            m = take_option(argc, argv, &i, "--date", &date);
         if (m < 0)
             return usage_error(cmd, usage_image, "%s needs a value", arg);
         if (m > 0)
@@ -344,6 +348,8 @@ static int image_add(int argc, char **argv)
     if (check_text_arg(cmd, "--name", name, 1, IOTD_MAX_NAME_CHARS) != EXIT_OK ||
         check_text_arg(cmd, "--tagline", tagline, 0, IOTD_MAX_TAGLINE_CHARS) != EXIT_OK)
         return EXIT_USAGE;
+    if (*date && !iotd_date_valid(date))
+        return usage_error(cmd, usage_image, "--date must be a real day written YYYY-MM-DD");
 
     session s;
     iotd_buf body = IOTD_BUF_INIT;
@@ -368,12 +374,14 @@ static int image_add(int argc, char **argv)
     }
     iotd_image img;
     iotd_library_error le = IOTD_LIBRARY_ERROR_INIT;
-    if (iotd_library_add(s.db, s.s3, &s.cfg, s.arena, body.data, body.len, name, tagline, &img, &le) !=
-        IOTD_OK) {
+    iotd_library_text text = {name, tagline, date};
+    if (iotd_library_add(s.db, s.s3, &s.cfg, s.arena, body.data, body.len, &text, &img, &le) != IOTD_OK) {
         if (le.stage == IOTD_LIBRARY_CHECK)
             status = fail(cmd, "%s: %s", path, le.message);
         else if (le.stage == IOTD_LIBRARY_STORE)
             status = fail(cmd, "uploading to S3 failed (%s); nothing was saved", le.detail);
+        else if (le.status == 409)
+            status = fail(cmd, "%s; nothing was saved", le.detail);
         else if (le.object_kept)
             status = fail(cmd,
                           "saving the image failed (%s), and deleting the uploaded object failed too; it is "

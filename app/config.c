@@ -53,6 +53,32 @@ static int set_long(long *dst, const char *var, long def, long min, long max, ch
     return IOTD_OK;
 }
 
+/* Area/Location style names: letters, digits, '_', '-', '+', '/' — no "..". */
+static int valid_timezone(const char *tz)
+{
+    if (!tz[0] || tz[0] == '/' || strstr(tz, ".."))
+        return 0;
+    for (const char *p = tz; *p; p++)
+        if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_' ||
+              *p == '-' || *p == '+' || *p == '/'))
+            return 0;
+    return 1;
+}
+
+static int valid_site_url(const char *url)
+{
+    const char *host = strncmp(url, "https://", 8) == 0  ? url + 8
+                       : strncmp(url, "http://", 7) == 0 ? url + 7
+                                                         : NULL;
+    if (!host || !*host)
+        return 0;
+    for (const char *p = host; *p; p++)
+        if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '.' ||
+              *p == '-' || *p == ':' || *p == '[' || *p == ']'))
+            return 0;
+    return 1;
+}
+
 static int default_workers(void)
 {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -92,8 +118,8 @@ int iotd_config_load(iotd_config *c, char *err, size_t errlen)
         set_str(c->aws.session_token, sizeof c->aws.session_token, "AWS_SESSION_TOKEN", "", err, errlen) ||
         set_str(c->aws.container_relative_uri, sizeof c->aws.container_relative_uri,
                 "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "", err, errlen) ||
-        set_str(c->aws.container_full_uri, sizeof c->aws.container_full_uri, "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-                "", err, errlen) ||
+        set_str(c->aws.container_full_uri, sizeof c->aws.container_full_uri,
+                "AWS_CONTAINER_CREDENTIALS_FULL_URI", "", err, errlen) ||
         set_str(c->aws.container_auth_token, sizeof c->aws.container_auth_token,
                 "AWS_CONTAINER_AUTHORIZATION_TOKEN", "", err, errlen) ||
         set_str(c->aws.container_host, sizeof c->aws.container_host, "IOTD_AWS_CONTAINER_HOST",
@@ -109,6 +135,21 @@ int iotd_config_load(iotd_config *c, char *err, size_t errlen)
     c->workers = (int)workers;
     c->grace_seconds = (int)grace;
     c->log_debug = log_level && strcmp(log_level, "debug") == 0;
+    if (set_str(c->timezone, sizeof c->timezone, "IOTD_TIMEZONE", "UTC", err, errlen) ||
+        set_long(&c->page_max_age, "IOTD_PAGE_MAX_AGE", 60, 0, 86400, err, errlen) ||
+        set_str(c->site_url, sizeof c->site_url, "IOTD_SITE_URL", "", err, errlen))
+        return IOTD_ERROR;
+    if (!valid_timezone(c->timezone)) {
+        snprintf(err, errlen,
+                 "IOTD_TIMEZONE must be an IANA time zone name such as Europe/Madrid (got \"%.32s\")",
+                 c->timezone);
+        return IOTD_ERROR;
+    }
+    if (c->site_url[0] && !valid_site_url(c->site_url)) {
+        snprintf(err, errlen, "IOTD_SITE_URL must be http(s)://host[:port] with no path (got \"%.64s\")",
+                 c->site_url);
+        return IOTD_ERROR;
+    }
     if (c->s3.prefix[0] == '/') {
         snprintf(err, errlen, "IOTD_S3_PREFIX must not start with '/'");
         return IOTD_ERROR;

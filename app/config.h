@@ -23,13 +23,13 @@ typedef struct iotd_s3_config {
 
 /* The sources of AWS credentials, in the SDKs' order. */
 typedef struct iotd_aws_env {
-    char access_key_id[128];                  /* AWS_ACCESS_KEY_ID */
-    char secret_access_key[128];              /* AWS_SECRET_ACCESS_KEY */
-    char session_token[2048];                 /* AWS_SESSION_TOKEN */
+    char access_key_id[128];                    /* AWS_ACCESS_KEY_ID */
+    char secret_access_key[128];                /* AWS_SECRET_ACCESS_KEY */
+    char session_token[2048];                   /* AWS_SESSION_TOKEN */
     char container_relative_uri[IOTD_CONF_STR]; /* AWS_CONTAINER_CREDENTIALS_RELATIVE_URI */
-    char container_full_uri[IOTD_CONF_STR];   /* AWS_CONTAINER_CREDENTIALS_FULL_URI */
-    char container_auth_token[2048];          /* AWS_CONTAINER_AUTHORIZATION_TOKEN */
-    char container_host[IOTD_CONF_STR];       /* base for the relative URI, http://169.254.170.2 */
+    char container_full_uri[IOTD_CONF_STR];     /* AWS_CONTAINER_CREDENTIALS_FULL_URI */
+    char container_auth_token[2048];            /* AWS_CONTAINER_AUTHORIZATION_TOKEN */
+    char container_host[IOTD_CONF_STR];         /* base for the relative URI, http://169.254.170.2 */
 } iotd_aws_env;
 
 typedef struct iotd_config {
@@ -45,6 +45,9 @@ typedef struct iotd_config {
     iotd_aws_env aws;
     char admin_user[IOTD_CONF_STR];     /* IOTD_ADMIN_USER: first editor (iotd user ensure-admin) */
     char admin_password[IOTD_CONF_STR]; /* IOTD_ADMIN_PASSWORD: its password; never logged */
+    char timezone[64];                  /* IOTD_TIMEZONE, IANA name, default UTC: when a day starts */
+    long page_max_age;                  /* IOTD_PAGE_MAX_AGE seconds, default 60: public page caching */
+    char site_url[IOTD_CONF_STR]; /* IOTD_SITE_URL, e.g. https://iotd.example; empty = from the request */
 } iotd_config;
 
 /* Fills c from the environment; on a bad value writes a message to err and

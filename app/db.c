@@ -80,6 +80,13 @@ static void note_failure(iotd_db *db, const char *why)
     db->backoff_ms = db->backoff_ms * 2 > DB_BACKOFF_MAX_MS ? DB_BACKOFF_MAX_MS : db->backoff_ms * 2;
 }
 
+/* Server notices ("relation already exists, skipping") are not errors. */
+static void ignore_notice(void *arg, const char *message)
+{
+    IOTD_UNUSED(arg);
+    IOTD_UNUSED(message);
+}
+
 static int connect_now(iotd_db *db)
 {
     const char *keys[] = {"dbname", "connect_timeout", "application_name", NULL};
@@ -106,6 +113,7 @@ static int connect_now(iotd_db *db)
         note_failure(db, why);
         return IOTD_AGAIN;
     }
+    PQsetNoticeProcessor(db->conn, ignore_notice, NULL);
     if (db->was_down)
         iotd_log(IOTD_LOG_INFO, "database connection restored");
     db->was_down = 0;
@@ -162,7 +170,8 @@ static int prepare(iotd_db *db, const iotd_db_stmt *stmt)
             PQclear(r);
             return IOTD_AGAIN;
         }
-        iotd_log(IOTD_LOG_ERROR, "prepare %s failed: %s", stmt->name, r ? PQresultErrorMessage(r) : "no result");
+        iotd_log(IOTD_LOG_ERROR, "prepare %s failed: %s", stmt->name,
+                 r ? PQresultErrorMessage(r) : "no result");
         PQclear(r);
         return IOTD_ERROR;
     }

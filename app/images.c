@@ -13,41 +13,67 @@
 
 #include "iotd.h"
 
-#define IMAGE_COLUMNS                                                                                            \
-    "id, name, tagline, object_key, content_type, byte_size, width, height, "                                    \
-    "to_char(uploaded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+#define IMAGE_COLUMNS IOTD_IMAGE_COLUMNS
+#define IMAGE_NCOLS IOTD_IMAGE_NCOLS
+#define SQLSTATE_UNIQUE_VIOLATION "23505"
+#define FEATURE_DATE_CONSTRAINT "images_feature_date_key"
+
+/* The statement failed because another image has that feature date. */
+static int feature_date_taken(const PGresult *r)
+{
+    const char *constraint = r ? PQresultErrorField(r, PG_DIAG_CONSTRAINT_NAME) : NULL;
+    return strcmp(iotd_db_sqlstate(r), SQLSTATE_UNIQUE_VIOLATION) == 0 && constraint &&
+           strcmp(constraint, FEATURE_DATE_CONSTRAINT) == 0;
+}
 
 static const iotd_db_stmt stmt_latest = {
     "images_latest", "SELECT " IMAGE_COLUMNS " FROM images ORDER BY uploaded_at DESC, id DESC LIMIT 1", 0, 1};
-static const iotd_db_stmt stmt_get = {"images_get", "SELECT " IMAGE_COLUMNS " FROM images WHERE id = $1::bigint",
-                                      1, 1};
+static const iotd_db_stmt stmt_get = {"images_get",
+                                      "SELECT " IMAGE_COLUMNS " FROM images WHERE id = $1::bigint", 1, 1};
 static const iotd_db_stmt stmt_list = {
     "images_list",
-    "SELECT " IMAGE_COLUMNS " FROM images ORDER BY uploaded_at DESC, id DESC LIMIT $1::bigint OFFSET $2::bigint",
+    "SELECT " IMAGE_COLUMNS
+    " FROM images ORDER BY uploaded_at DESC, id DESC LIMIT $1::bigint OFFSET $2::bigint",
     2, 1};
 static const iotd_db_stmt stmt_insert = {
     "images_insert",
-    "INSERT INTO images (name, tagline, object_key, content_type, byte_size, width, height) "
-    "VALUES ($1, $2, $3, $4, $5::bigint, $6::integer, $7::integer) "
+    "INSERT INTO images (name, tagline, object_key, content_type, byte_size, width, height, feature_date) "
+    "VALUES ($1, $2, $3, $4, $5::bigint, $6::integer, $7::integer, nullif($8, '')::date) "
     "RETURNING id, to_char(uploaded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')",
-    7, 0};
-static const iotd_db_stmt stmt_delete = {"images_delete",
-                                         "DELETE FROM images WHERE id = $1::bigint RETURNING object_key", 1, 0};
+    8, 0};
+static const iotd_db_stmt stmt_delete = {
+    "images_delete", "DELETE FROM images WHERE id = $1::bigint RETURNING object_key", 1, 0};
+
+int iotd_images_from_row(iotd_arena *a, const PGresult *r, int row, int col, iotd_image *img)
+{
+#define COL(n) PQgetvalue(r, row, col + (n))
+    img->id = strtoll(COL(0), NULL, 10);
+    img->name = iotd_arena_strdup(a, COL(1));
+    img->tagline = iotd_arena_strdup(a, COL(2));
+    img->object_key = iotd_arena_strdup(a, COL(3));
+    img->content_type = iotd_arena_strdup(a, COL(4));
+    img->byte_size = strtoll(COL(5), NULL, 10);
+    img->width = atoi(COL(6));
+    img->height = atoi(COL(7));
+    img->uploaded_at = iotd_arena_strdup(a, COL(8));
+    img->feature_date = iotd_arena_strdup(a, COL(9));
+    img->thumb.key = iotd_arena_strdup(a, COL(10));
+    img->thumb.width = atoi(COL(11));
+    img->thumb.height = atoi(COL(12));
+    img->display.key = iotd_arena_strdup(a, COL(13));
+    img->display.width = atoi(COL(14));
+    img->display.height = atoi(COL(15));
+    img->updated_at = iotd_arena_strdup(a, COL(16));
+#undef COL
+    if (!img->name || !img->tagline || !img->object_key || !img->content_type || !img->uploaded_at ||
+        !img->feature_date || !img->thumb.key || !img->display.key || !img->updated_at)
+        return IOTD_ERROR;
+    return IOTD_OK;
+}
 
 static int copy_row(iotd_arena *a, PGresult *r, int row, iotd_image *img)
 {
-    img->id = strtoll(PQgetvalue(r, row, 0), NULL, 10);
-    img->name = iotd_arena_strdup(a, PQgetvalue(r, row, 1));
-    img->tagline = iotd_arena_strdup(a, PQgetvalue(r, row, 2));
-    img->object_key = iotd_arena_strdup(a, PQgetvalue(r, row, 3));
-    img->content_type = iotd_arena_strdup(a, PQgetvalue(r, row, 4));
-    img->byte_size = strtoll(PQgetvalue(r, row, 5), NULL, 10);
-    img->width = atoi(PQgetvalue(r, row, 6));
-    img->height = atoi(PQgetvalue(r, row, 7));
-    img->uploaded_at = iotd_arena_strdup(a, PQgetvalue(r, row, 8));
-    if (!img->name || !img->tagline || !img->object_key || !img->content_type || !img->uploaded_at)
-        return IOTD_ERROR;
-    return IOTD_OK;
+    return iotd_images_from_row(a, r, row, 0, img);
 }
 
 static int fetch_one(iotd_db *db, iotd_arena *a, const iotd_db_stmt *stmt, const char *const *values,
@@ -112,11 +138,15 @@ int iotd_images_insert(iotd_db *db, iotd_arena *a, iotd_image *img)
     snprintf(size, sizeof size, "%lld", img->byte_size);
     snprintf(w, sizeof w, "%d", img->width);
     snprintf(h, sizeof h, "%d", img->height);
-    const char *values[] = {img->name, img->tagline ? img->tagline : "", img->object_key, img->content_type,
-                            size,      w,
-                            h};
+    const char *values[] = {
+        img->name, img->tagline ? img->tagline : "",          img->object_key, img->content_type, size, w,
+        h,         img->feature_date ? img->feature_date : ""};
     PGresult *r;
     int rc = iotd_db_exec(db, &stmt_insert, values, &r);
+    if (rc == IOTD_ERROR && feature_date_taken(r)) {
+        PQclear(r);
+        return IOTD_DECLINED;
+    }
     if (rc == IOTD_OK && PQntuples(r) == 1) {
         img->id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
         img->uploaded_at = iotd_arena_strdup(a, PQgetvalue(r, 0, 1));
@@ -188,11 +218,22 @@ static const iotd_db_stmt stmt_count_matches = {
     " WHERE $1 = '' OR strpos(lower(name), lower($1)) > 0 OR strpos(lower(tagline), lower($1)) > 0",
     1, 1};
 static const iotd_db_stmt stmt_update_text = {
-    "images_update_text", "UPDATE images SET name = $2, tagline = $3 WHERE id = $1::bigint", 3, 0};
+    "images_update_text",
+    "UPDATE images SET name = $2, tagline = $3, feature_date = nullif($4, '')::date, updated_at = now()"
+    " WHERE id = $1::bigint",
+    4, 0};
+static const iotd_db_stmt stmt_set_renditions = {
+    "images_set_renditions",
+    "UPDATE images SET thumb_key = $2, thumb_width = $3::integer, thumb_height = $4::integer, display_key = "
+    "$5,"
+    " display_width = $6::integer, display_height = $7::integer, updated_at = now() WHERE id = $1::bigint",
+    7, 0};
 static const iotd_db_stmt stmt_update_file = {
     "images_update_file",
     "UPDATE images AS i SET object_key = $2, content_type = $3, byte_size = $4::bigint, width = $5::integer,"
-    " height = $6::integer FROM (SELECT id, object_key FROM images WHERE id = $1::bigint FOR UPDATE) AS old"
+    " height = $6::integer, thumb_key = NULL, thumb_width = NULL, thumb_height = NULL, display_key = NULL,"
+    " display_width = NULL, display_height = NULL, updated_at = now() FROM (SELECT id, object_key FROM "
+    "images WHERE id = $1::bigint FOR UPDATE) AS old"
     " WHERE i.id = old.id RETURNING old.object_key",
     6, 0};
 
@@ -211,7 +252,7 @@ int iotd_images_search(iotd_db *db, iotd_arena *a, const char *q, long long limi
     if (rc == IOTD_OK)
         rc = copy_rows(a, r, out, count);
     if (rc == IOTD_OK && *count > 0)
-        *total = strtoll(PQgetvalue(r, 0, 9), NULL, 10);
+        *total = strtoll(PQgetvalue(r, 0, IMAGE_NCOLS), NULL, 10);
     PQclear(r);
     if (rc == IOTD_OK && *count == 0 && offset > 0) {
         /* past the last page: still report how many match */
@@ -224,20 +265,43 @@ int iotd_images_search(iotd_db *db, iotd_arena *a, const char *q, long long limi
     return rc;
 }
 
-int iotd_images_update_text(iotd_db *db, long long id, const char *name, const char *tagline)
+int iotd_images_update_text(iotd_db *db, long long id, const char *name, const char *tagline,
+                            const char *feature_date, int *date_taken)
 {
     char idbuf[24];
     snprintf(idbuf, sizeof idbuf, "%lld", id);
-    const char *values[] = {idbuf, name, tagline ? tagline : ""};
+    const char *values[] = {idbuf, name, tagline ? tagline : "", feature_date ? feature_date : ""};
     PGresult *r;
+    *date_taken = 0;
     int rc = iotd_db_exec(db, &stmt_update_text, values, &r);
+    if (rc == IOTD_OK && strcmp(PQcmdTuples(r), "0") == 0)
+        rc = IOTD_DECLINED;
+    if (rc == IOTD_ERROR && feature_date_taken(r))
+        *date_taken = 1;
+    PQclear(r);
+    return rc;
+}
+
+int iotd_images_set_renditions(iotd_db *db, long long id, const iotd_rendition *thumb,
+                               const iotd_rendition *display)
+{
+    char idbuf[24], tw[16], th[16], dw[16], dh[16];
+    snprintf(idbuf, sizeof idbuf, "%lld", id);
+    snprintf(tw, sizeof tw, "%d", thumb->width);
+    snprintf(th, sizeof th, "%d", thumb->height);
+    snprintf(dw, sizeof dw, "%d", display->width);
+    snprintf(dh, sizeof dh, "%d", display->height);
+    const char *values[] = {idbuf, thumb->key, tw, th, display->key, dw, dh};
+    PGresult *r;
+    int rc = iotd_db_exec(db, &stmt_set_renditions, values, &r);
     if (rc == IOTD_OK && strcmp(PQcmdTuples(r), "0") == 0)
         rc = IOTD_DECLINED;
     PQclear(r);
     return rc;
 }
 
-int iotd_images_update_file(iotd_db *db, iotd_arena *a, long long id, const iotd_image *file, const char **old_key)
+int iotd_images_update_file(iotd_db *db, iotd_arena *a, long long id, const iotd_image *file,
+                            const char **old_key)
 {
     char idbuf[24], size[24], w[16], h[16];
     snprintf(idbuf, sizeof idbuf, "%lld", id);

@@ -7,6 +7,13 @@
 #include "arena.h"
 #include "db.h"
 
+/* A resized copy stored beside the original. */
+typedef struct iotd_rendition {
+    const char *key;
+    int width;
+    int height;
+} iotd_rendition;
+
 typedef struct iotd_image {
     long long id;
     const char *name;
@@ -16,8 +23,25 @@ typedef struct iotd_image {
     long long byte_size;
     int width;
     int height;
-    const char *uploaded_at; /* ISO 8601, UTC */
+    const char *uploaded_at;  /* ISO 8601, UTC */
+    const char *feature_date; /* YYYY-MM-DD it is scheduled for, "" when none */
+    iotd_rendition thumb;     /* key "" until made */
+    iotd_rendition display;
+    const char *updated_at; /* ISO 8601, UTC: the last change to the row */
 } iotd_image;
+
+/* The columns every image query selects, in the order iotd_images_from_row
+ * reads them (IOTD_IMAGE_NCOLS of them); for queries in other modules. */
+#define IOTD_IMAGE_COLUMNS                                                                                   \
+    "id, name, tagline, object_key, content_type, byte_size, width, height, "                                \
+    "to_char(uploaded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "                            \
+    "coalesce(to_char(feature_date, 'YYYY-MM-DD'), ''), coalesce(thumb_key, ''), coalesce(thumb_width, 0), " \
+    "coalesce(thumb_height, 0), coalesce(display_key, ''), coalesce(display_width, 0), "                     \
+    "coalesce(display_height, 0), "                                                                          \
+    "to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+#define IOTD_IMAGE_NCOLS 17
+/* Reads an image from row starting at column col into arena memory. */
+int iotd_images_from_row(iotd_arena *a, const PGresult *r, int row, int col, iotd_image *out);
 
 /* The most recently uploaded image: IOTD_OK, IOTD_DECLINED when there is
  * none, IOTD_AGAIN when the database is unreachable, IOTD_ERROR. Strings
@@ -27,7 +51,8 @@ int iotd_images_get(iotd_db *db, iotd_arena *a, long long id, iotd_image *out);
 /* Newest first; *out is an arena array of *count images. */
 int iotd_images_list(iotd_db *db, iotd_arena *a, long long limit, long long offset, iotd_image **out,
                      size_t *count);
-/* Inserts img (id and uploaded_at are filled in). */
+/* Inserts img (id and uploaded_at are filled in); feature_date may be ""
+ * or NULL. DECLINED: another image is scheduled for that date. */
 int iotd_images_insert(iotd_db *db, iotd_arena *a, iotd_image *img);
 /* Deletes the row and returns its object key; IOTD_DECLINED when absent. */
 int iotd_images_delete(iotd_db *db, iotd_arena *a, long long id, const char **object_key);
@@ -43,9 +68,16 @@ int iotd_images_refs(iotd_db *db, iotd_arena *a, iotd_image_ref **out, size_t *c
  * q may be empty); *total counts every match. */
 int iotd_images_search(iotd_db *db, iotd_arena *a, const char *q, long long limit, long long offset,
                        iotd_image **out, size_t *count, long long *total);
-/* Changes name and tagline. DECLINED: no such image. */
-int iotd_images_update_text(iotd_db *db, long long id, const char *name, const char *tagline);
+/* Changes name, tagline and feature date ("" for none). DECLINED: no such
+ * image; IOTD_AGAIN/ERROR as usual; a date taken by another image is
+ * IOTD_ERROR with *date_taken set. */
+int iotd_images_update_text(iotd_db *db, long long id, const char *name, const char *tagline,
+                            const char *feature_date, int *date_taken);
+/* Records an image's renditions. DECLINED: no such image. */
+int iotd_images_set_renditions(iotd_db *db, long long id, const iotd_rendition *thumb,
+                               const iotd_rendition *display);
 /* Points the row at a new object; *old_key receives the previous one. DECLINED: no such image. */
-int iotd_images_update_file(iotd_db *db, iotd_arena *a, long long id, const iotd_image *file, const char **old_key);
+int iotd_images_update_file(iotd_db *db, iotd_arena *a, long long id, const iotd_image *file,
+                            const char **old_key);
 
 #endif

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "days.h"
 #include "deletions.h"
 #include "imagefile.h"
 #include "iotd.h"
@@ -101,6 +102,22 @@ int iotd_library_check_text(iotd_arena *a, const char **name, const char **tagli
     return IOTD_OK;
 }
 
+int iotd_library_check_date(const char *date, iotd_library_error *err)
+{
+    if (!date || !*date || iotd_date_valid(date))
+        return IOTD_OK;
+    return fail(err, 400, "feature_date", "The date must be a real day written YYYY-MM-DD.");
+}
+
+static int date_taken(iotd_library_error *err, const char *date)
+{
+    char msg[128];
+    snprintf(msg, sizeof msg, "Another image is already scheduled for %.10s.", date);
+    err->stage = IOTD_LIBRARY_SAVE;
+    snprintf(err->detail, sizeof err->detail, "another image is scheduled for %.10s", date);
+    return fail(err, 409, "feature_date", msg);
+}
+
 static void s3_failure(iotd_library_error *err, int rc, const iotd_s3_error *e)
 {
     s3_error_text(e, err->detail, sizeof err->detail);
@@ -181,10 +198,12 @@ static int db_failure(iotd_library_error *err, int rc)
 }
 
 int iotd_library_add(iotd_db *db, iotd_s3 *s3, const iotd_config *cfg, iotd_arena *a, const void *bytes,
-                     size_t len, const char *name, const char *tagline, iotd_image *out,
-                     iotd_library_error *err)
+                     size_t len, const iotd_library_text *text, iotd_image *out, iotd_library_error *err)
 {
-    if (iotd_library_check_text(a, &name, &tagline, err) != IOTD_OK)
+    const char *name = text->name, *tagline = text->tagline,
+               *date = text->feature_date ? text->feature_date : "";
+    if (iotd_library_check_text(a, &name, &tagline, err) != IOTD_OK ||
+        iotd_library_check_date(date, err) != IOTD_OK)
         return IOTD_ERROR;
     if (iotd_db_ready(db) != IOTD_OK) {
         db_failure(err, IOTD_AGAIN);
@@ -195,9 +214,13 @@ int iotd_library_add(iotd_db *db, iotd_s3 *s3, const iotd_config *cfg, iotd_aren
         return IOTD_ERROR;
     out->name = name;
     out->tagline = tagline;
+    out->feature_date = date;
     int rc = iotd_images_insert(db, a, out);
     if (rc != IOTD_OK) {
-        db_failure(err, rc);
+        if (rc == IOTD_DECLINED)
+            date_taken(err, date);
+        else
+            db_failure(err, rc);
         char why[128];
         err->object_kept = iotd_library_discard_object(db, s3, out->object_key, why, sizeof why) != IOTD_OK;
         return IOTD_ERROR;
@@ -206,10 +229,12 @@ int iotd_library_add(iotd_db *db, iotd_s3 *s3, const iotd_config *cfg, iotd_aren
 }
 
 int iotd_library_update(iotd_db *db, iotd_s3 *s3, const iotd_config *cfg, iotd_arena *a, long long id,
-                        const char *name, const char *tagline, const void *bytes, size_t len,
-                        iotd_library_error *err)
+                        const iotd_library_text *text, const void *bytes, size_t len, iotd_library_error *err)
 {
-    if (iotd_library_check_text(a, &name, &tagline, err) != IOTD_OK)
+    const char *name = text->name, *tagline = text->tagline,
+               *date = text->feature_date ? text->feature_date : "";
+    if (iotd_library_check_text(a, &name, &tagline, err) != IOTD_OK ||
+        iotd_library_check_date(date, err) != IOTD_OK)
         return IOTD_ERROR;
     iotd_image file;
     int have_file = bytes != NULL && len > 0;
@@ -217,8 +242,9 @@ int iotd_library_update(iotd_db *db, iotd_s3 *s3, const iotd_config *cfg, iotd_a
         return IOTD_ERROR;
     const char *old_key = NULL;
     int rc = iotd_db_begin(db);
+    int taken = 0;
     if (rc == IOTD_OK)
-        rc = iotd_images_update_text(db, id, name, tagline);
+        rc = iotd_images_update_text(db, id, name, tagline, date, &taken);
     if (rc == IOTD_OK && have_file)
         rc = iotd_images_update_file(db, a, id, &file, &old_key);
     if (rc == IOTD_OK && old_key)
@@ -230,6 +256,8 @@ int iotd_library_update(iotd_db *db, iotd_s3 *s3, const iotd_config *cfg, iotd_a
         if (rc == IOTD_DECLINED) {
             err->stage = IOTD_LIBRARY_SAVE;
             fail(err, 404, "", "That image no longer exists.");
+        } else if (taken) {
+            date_taken(err, date);
         } else {
             db_failure(err, rc);
         }

@@ -49,14 +49,24 @@ int iotd_library_check_text(iotd_arena *a, const char **name, const char **tagli
  * under a fresh random key. On success file describes the stored object. */
 int iotd_library_store_file(iotd_s3 *s3, const iotd_config *cfg, iotd_arena *a, const void *bytes, size_t len,
                             iotd_image *file, iotd_library_error *err);
-/* A new image: store, then insert; the object is deleted if the insert fails. */
+/* The text an editor gives an image: name, tagline, and the date it is
+ * featured on (YYYY-MM-DD, or "" / NULL for none). */
+typedef struct iotd_library_text {
+    const char *name;
+    const char *tagline;
+    const char *feature_date;
+} iotd_library_text;
+
+/* Checks a feature date: "" or a real YYYY-MM-DD. */
+int iotd_library_check_date(const char *date, iotd_library_error *err);
+/* A new image: store, then insert; the object is deleted if the insert
+ * fails. A date already taken is status 409 on field feature_date. */
 int iotd_library_add(iotd_db *db, iotd_s3 *s3, const iotd_config *cfg, iotd_arena *a, const void *bytes,
-                     size_t len, const char *name, const char *tagline, iotd_image *out,
-                     iotd_library_error *err);
-/* Name and tagline, and optionally a new file (bytes may be NULL): the new
- * object is stored first, the row updated, then the old object removed. */
+                     size_t len, const iotd_library_text *text, iotd_image *out, iotd_library_error *err);
+/* Name, tagline and date, and optionally a new file (bytes may be NULL):
+ * the new object is stored first, the row updated, then the old object removed. */
 int iotd_library_update(iotd_db *db, iotd_s3 *s3, const iotd_config *cfg, iotd_arena *a, long long id,
-                        const char *name, const char *tagline, const void *bytes, size_t len,
+                        const iotd_library_text *text, const void *bytes, size_t len,
                         iotd_library_error *err);
 /* Deletes the row and records the object for deletion in one transaction,
  * then deletes the object. IOTD_OK even when only the object delete failed

@@ -13,7 +13,7 @@
 #include "multipart.h"
 #include "request.h"
 
-enum part_kind { PART_IGNORED, PART_NAME, PART_TAGLINE, PART_CSRF, PART_FILE };
+enum part_kind { PART_IGNORED, PART_NAME, PART_TAGLINE, PART_DATE, PART_CSRF, PART_FILE };
 
 typedef struct reader {
     iotd_ctx *ctx;
@@ -35,10 +35,11 @@ static int on_begin(void *ud, const char *name, const char *filename, const char
         r->up->filename = iotd_arena_strdup(r->ctx->arena, filename);
         return r->up->filename ? IOTD_OK : IOTD_ERROR;
     }
-    r->kind = strcmp(name, "name") == 0      ? PART_NAME
-              : strcmp(name, "tagline") == 0 ? PART_TAGLINE
-              : strcmp(name, "csrf") == 0    ? PART_CSRF
-                                             : PART_IGNORED;
+    r->kind = strcmp(name, "name") == 0           ? PART_NAME
+              : strcmp(name, "tagline") == 0      ? PART_TAGLINE
+              : strcmp(name, "feature_date") == 0 ? PART_DATE
+              : strcmp(name, "csrf") == 0         ? PART_CSRF
+                                                  : PART_IGNORED;
     return IOTD_OK;
 }
 
@@ -75,6 +76,8 @@ static int on_end(void *ud)
         r->up->name = value;
     else if (r->kind == PART_TAGLINE)
         r->up->tagline = value;
+    else if (r->kind == PART_DATE)
+        r->up->feature_date = value;
     else
         r->up->csrf = value;
     return IOTD_OK;

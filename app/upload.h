@@ -15,6 +15,7 @@
 typedef struct iotd_upload {
     const char *name;
     const char *tagline;
+    const char *feature_date;
     const char *csrf;
     const char *filename; /* as the browser sent it; never used to name anything */
     iotd_buf file;        /* empty when no file was chosen */

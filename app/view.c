@@ -5,10 +5,14 @@
  */
 #include "view.h"
 
+#include <openssl/evp.h>
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "iotd.h"
 #include "log.h"
+#include "sigv4.h"
 
 #define SITE_NAME "Image of the Day"
 #define RETRY_AFTER_SECONDS "5"
@@ -30,11 +34,11 @@ static void fallback_page(iotd_ctx *ctx, int status)
 {
     iotd_buf *b = &ctx->res->body;
     iotd_buf_reset(b);
-    (void)iotd_buf_printf(b,
-                          "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>%d %s</title>"
-                          "</head><body><h1>%d %s</h1><p>%s</p></body></html>\n",
-                          status, iotd_status_reason(status), status, iotd_status_reason(status),
-                          default_message(status));
+    (void)iotd_buf_printf(
+        b,
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>%d %s</title>"
+        "</head><body><h1>%d %s</h1><p>%s</p></body></html>\n",
+        status, iotd_status_reason(status), status, iotd_status_reason(status), default_message(status));
 }
 
 int iotd_view_render(iotd_ctx *ctx, int status, const char *name, json_object *data)
@@ -71,7 +75,8 @@ int iotd_view_error(iotd_ctx *ctx, int status, const char *message)
     }
     json_object_object_add(data, "status", json_object_new_int(status));
     json_object_object_add(data, "reason", json_object_new_string(iotd_status_reason(status)));
-    json_object_object_add(data, "message", json_object_new_string(message ? message : default_message(status)));
+    json_object_object_add(data, "message",
+                           json_object_new_string(message ? message : default_message(status)));
     (void)iotd_response_header(ctx->res, "Cache-Control", "no-store");
     return iotd_view_render(ctx, status, "error", data);
 }
@@ -81,8 +86,8 @@ int iotd_view_json(iotd_ctx *ctx, int status, json_object *obj)
     if (!obj)
         return iotd_view_error(ctx, 500, NULL);
     size_t len;
-    const char *s = json_object_to_json_string_length(obj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE,
-                                                      &len);
+    const char *s =
+        json_object_to_json_string_length(obj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
     ctx->res->status = status;
     iotd_buf_reset(&ctx->res->body);
     int rc = s ? iotd_buf_append(&ctx->res->body, s, len) : IOTD_ERROR;
@@ -92,4 +97,71 @@ int iotd_view_json(iotd_ctx *ctx, int status, json_object *obj)
     if (rc != IOTD_OK || iotd_response_header(ctx->res, "Content-Type", "application/json") != IOTD_OK)
         return IOTD_ERROR;
     return IOTD_OK;
+}
+
+#define ETAG_HASH_BYTES 16 /* 128 bits of SHA-256: plenty to tell bodies apart */
+
+/* 1 when the If-None-Match header lists etag (or is "*"). */
+static int etag_matches(const char *header, const char *etag)
+{
+    if (!header)
+        return 0;
+    size_t n = strlen(etag);
+    for (const char *p = header; *p;) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        if (*p == '*')
+            return 1;
+        if (strncmp(p, "W/", 2) == 0)
+            p += 2;
+        if (strncmp(p, etag, n) == 0 && (p[n] == '\0' || p[n] == ',' || p[n] == ' '))
+            return 1;
+        const char *comma = strchr(p, ',');
+        if (!comma)
+            break;
+        p = comma + 1;
+    }
+    return 0;
+}
+
+int iotd_view_public(iotd_ctx *ctx, const char *last_modified)
+{
+    iotd_response *res = ctx->res;
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int dlen = 0;
+    if (!EVP_Digest(res->body.data ? res->body.data : "", res->body.len, digest, &dlen, EVP_sha256(), NULL))
+        return IOTD_ERROR;
+    iotd_buf etag = IOTD_BUF_INIT;
+    int rc = iotd_buf_putc(&etag, '"');
+    if (rc == IOTD_OK)
+        rc = iotd_buf_append_hex(&etag, digest, ETAG_HASH_BYTES);
+    if (rc == IOTD_OK)
+        rc = iotd_buf_putc(&etag, '"');
+
+    time_t now = time(NULL);
+    int64_t modified = iotd_sigv4_window_start(now, ctx->cfg->s3.presign_ttl);
+    int64_t row_time;
+    if (last_modified && iotd_sigv4_parse_iso8601(last_modified, &row_time) == IOTD_OK && row_time > modified)
+        modified = row_time;
+    if (modified > (int64_t)now)
+        modified = now;
+    char http_date[64], max_age[64];
+    struct tm tm;
+    time_t m = (time_t)modified;
+    gmtime_r(&m, &tm);
+    strftime(http_date, sizeof http_date, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    snprintf(max_age, sizeof max_age, "public, max-age=%ld", ctx->cfg->page_max_age);
+
+    if (rc == IOTD_OK)
+        rc = iotd_response_header(res, "ETag", etag.data);
+    if (rc == IOTD_OK)
+        rc = iotd_response_header(res, "Last-Modified", http_date);
+    if (rc == IOTD_OK)
+        rc = iotd_response_header(res, "Cache-Control", max_age);
+    if (rc == IOTD_OK && res->status == 200 && etag_matches(ctx->req->if_none_match, etag.data)) {
+        res->status = 304;
+        iotd_buf_reset(&res->body);
+    }
+    iotd_buf_free(&etag);
+    return rc;
 }

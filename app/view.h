@@ -17,4 +17,11 @@ int iotd_view_error(iotd_ctx *ctx, int status, const char *message);
 /* Serialises obj (ownership taken) as application/json. */
 int iotd_view_json(iotd_ctx *ctx, int status, json_object *obj);
 
+/* Makes a rendered public response cacheable: Cache-Control public with
+ * IOTD_PAGE_MAX_AGE, Last-Modified (the later of last_modified, an ISO 8601
+ * UTC time or NULL, and the start of the current presign window, since
+ * image URLs change with it), and an ETag from the body's hash; answers 304
+ * with no body when If-None-Match has that ETag. Call after the body is set. */
+int iotd_view_public(iotd_ctx *ctx, const char *last_modified);
+
 #endif

@@ -154,13 +154,15 @@ int iotd_handle_admin_list(iotd_ctx *ctx)
 
 /* The add/edit form, with what the editor typed and an error beside its field. */
 static int image_form(iotd_ctx *ctx, const iotd_session *s, int status, const iotd_image *existing,
-                      const char *name, const char *tagline, const iotd_library_error *err)
+                      const iotd_library_text *form, const iotd_library_error *err)
 {
+    const char *name = form->name, *tagline = form->tagline, *date = form->feature_date;
     json_object *data = iotd_admin_page(ctx, s, existing ? "Change image" : "Add image");
     if (!data)
         return iotd_view_error(ctx, 500, NULL);
     json_object_object_add(data, "form_name", json_object_new_string(name ? name : ""));
     json_object_object_add(data, "form_tagline", json_object_new_string(tagline ? tagline : ""));
+    json_object_object_add(data, "form_date", json_object_new_string(date ? date : ""));
     json_object_object_add(data, "max_upload_mb", json_object_new_int64(ctx->cfg->max_upload_mb));
     if (existing) {
         json_object *img = image_json(ctx, existing);
@@ -174,10 +176,11 @@ static int image_form(iotd_ctx *ctx, const iotd_session *s, int status, const io
         json_object_object_add(data, "file_required", json_object_new_boolean(1));
     }
     if (err) {
-        const char *key = !err->field[0]                       ? "error"
-                          : strcmp(err->field, "name") == 0    ? "error_name"
-                          : strcmp(err->field, "tagline") == 0 ? "error_tagline"
-                                                               : "error_file";
+        const char *key = !err->field[0]                            ? "error"
+                          : strcmp(err->field, "name") == 0         ? "error_name"
+                          : strcmp(err->field, "tagline") == 0      ? "error_tagline"
+                          : strcmp(err->field, "feature_date") == 0 ? "error_date"
+                                                                    : "error_file";
         json_object_object_add(data, key, json_object_new_string(err->message));
         json_object_object_add(data, "has_errors", json_object_new_boolean(1));
     }
@@ -189,7 +192,8 @@ int iotd_handle_admin_new(iotd_ctx *ctx)
     iotd_session s;
     if (require_session(ctx, &s) != IOTD_OK)
         return IOTD_OK;
-    return image_form(ctx, &s, 200, NULL, "", "", NULL);
+    iotd_library_text empty = {"", "", ""};
+    return image_form(ctx, &s, 200, NULL, &empty, NULL);
 }
 
 /* Reads the multipart form of a POST and checks it came from our page. */
@@ -224,11 +228,12 @@ int iotd_handle_admin_create(iotd_ctx *ctx)
     }
     iotd_image img;
     iotd_library_error err = IOTD_LIBRARY_ERROR_INIT;
-    int rc = iotd_library_add(ctx->db, ctx->s3, ctx->cfg, ctx->arena, up.file.data, up.file.len, up.name,
-                              up.tagline, &img, &err);
+    iotd_library_text text = {up.name, up.tagline, up.feature_date};
+    int rc = iotd_library_add(ctx->db, ctx->s3, ctx->cfg, ctx->arena, up.file.data, up.file.len, &text, &img,
+                              &err);
     iotd_upload_free(&up);
     if (rc != IOTD_OK)
-        return image_form(ctx, &s, err.status, NULL, up.name, up.tagline, &err);
+        return image_form(ctx, &s, err.status, NULL, &text, &err);
     iotd_log(IOTD_LOG_INFO, "editor %s added image %lld", s.username, img.id);
     (void)iotd_admin_flash(ctx, quoted(ctx, img.name, "added"));
     return iotd_admin_redirect(ctx, "/admin/");
@@ -254,7 +259,8 @@ int iotd_handle_admin_edit(iotd_ctx *ctx)
     iotd_image img;
     if (require_session(ctx, &s) != IOTD_OK || load_image(ctx, &img) != IOTD_OK)
         return IOTD_OK;
-    return image_form(ctx, &s, 200, &img, img.name, img.tagline, NULL);
+    iotd_library_text current = {img.name, img.tagline, img.feature_date};
+    return image_form(ctx, &s, 200, &img, &current, NULL);
 }
 
 int iotd_handle_admin_update(iotd_ctx *ctx)
@@ -269,12 +275,13 @@ int iotd_handle_admin_update(iotd_ctx *ctx)
         return IOTD_OK;
     }
     iotd_library_error err = IOTD_LIBRARY_ERROR_INIT;
-    int rc = iotd_library_update(ctx->db, ctx->s3, ctx->cfg, ctx->arena, img.id, up.name, up.tagline,
+    iotd_library_text text = {up.name, up.tagline, up.feature_date};
+    int rc = iotd_library_update(ctx->db, ctx->s3, ctx->cfg, ctx->arena, img.id, &text,
                                  up.file.len ? up.file.data : NULL, up.file.len, &err);
     int replaced = up.file.len > 0;
     iotd_upload_free(&up);
     if (rc != IOTD_OK)
-        return image_form(ctx, &s, err.status, &img, up.name, up.tagline, &err);
+        return image_form(ctx, &s, err.status, &img, &text, &err);
     iotd_log(IOTD_LOG_INFO, "editor %s changed image %lld%s", s.username, img.id,
              replaced ? " and its file" : "");
     const char *name = up.name;
