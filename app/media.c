@@ -24,3 +24,9 @@ const char *iotd_media_url(iotd_ctx *ctx, const char *object_key)
     iotd_buf_free(&url);
     return out;
 }
+
+const char *iotd_media_rendition_url(iotd_ctx *ctx, const iotd_image *img, int which)
+{
+    const iotd_rendition *r = which == IOTD_MEDIA_THUMB ? &img->thumb : &img->display;
+    return iotd_media_url(ctx, r->key && r->key[0] ? r->key : img->object_key);
+}
