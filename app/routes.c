@@ -7,6 +7,9 @@
 
 const iotd_route iotd_routes[] = {
     {"/", IOTD_GET, iotd_handle_home, "home"},
+    {"/day/*", IOTD_GET, iotd_handle_day, "day"},
+    {"/day/*/image", IOTD_GET, iotd_handle_day_image, "day_image"},
+    {"/archive", IOTD_GET, iotd_handle_archive, "archive"},
     {"/healthz", IOTD_GET, iotd_handle_healthz, "healthz"},
     {"/readyz", IOTD_GET, iotd_handle_readyz, "readyz"},
     {"/admin", IOTD_GET, iotd_handle_admin_root, "admin"},

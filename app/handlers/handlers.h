@@ -7,6 +7,9 @@
 #include "ctx.h"
 
 int iotd_handle_home(iotd_ctx *ctx);
+int iotd_handle_day(iotd_ctx *ctx);
+int iotd_handle_day_image(iotd_ctx *ctx);
+int iotd_handle_archive(iotd_ctx *ctx);
 int iotd_handle_healthz(iotd_ctx *ctx);
 int iotd_handle_readyz(iotd_ctx *ctx);
 
