@@ -23,98 +23,19 @@
 #include <json-c/json.h>
 
 #include "buf.h"
-
-static const char *base_url;
-
-typedef struct http_result {
-    long status;
-    iotd_buf body;
-    iotd_buf headers;
-} http_result;
-
-static size_t collect(char *p, size_t size, size_t n, void *ud)
-{
-    return iotd_buf_append(ud, p, size * n) == 0 ? size * n : 0;
-}
-
-static void http_free(http_result *r)
-{
-    iotd_buf_free(&r->body);
-    iotd_buf_free(&r->headers);
-}
-
-/* method NULL = GET */
-static http_result http(const char *method, const char *path)
-{
-    http_result r = {0, IOTD_BUF_INIT, IOTD_BUF_INIT};
-    char url[2048];
-    snprintf(url, sizeof url, "%s%s", base_url, path);
-    CURL *c = curl_easy_init();
-    ck_assert_ptr_nonnull(c);
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &r.body);
-    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, collect);
-    curl_easy_setopt(c, CURLOPT_HEADERDATA, &r.headers);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
-    if (method && strcmp(method, "POST") == 0) {
-        curl_easy_setopt(c, CURLOPT_POST, 1L);
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
-    } else if (method && strcmp(method, "HEAD") == 0) {
-        curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
-    } else if (method) {
-        curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    }
-    CURLcode rc = curl_easy_perform(c);
-    if (rc == CURLE_OK)
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
-    else
-        r.status = -1;
-    curl_easy_cleanup(c);
-    if (!r.body.data)
-        iotd_buf_append(&r.body, "", 0);
-    if (!r.headers.data)
-        iotd_buf_append(&r.headers, "", 0);
-    return r;
-}
-
-static int header_has(const http_result *r, const char *needle)
-{
-    return strcasestr(r->headers.data, needle) != NULL;
-}
-
-static PGconn *db(void)
-{
-    PGconn *c = PQconnectdb("");
-    ck_assert_msg(PQstatus(c) == CONNECTION_OK, "cannot connect: %s", PQerrorMessage(c));
-    return c;
-}
-
-static void sql(PGconn *c, const char *q)
-{
-    PGresult *r = PQexec(c, q);
-    ck_assert_msg(PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK, "%s: %s", q,
-                  PQresultErrorMessage(r));
-    PQclear(r);
-}
+#include "testlib.h"
 
 static void insert_image(PGconn *c, const char *name, const char *tagline, const char *key, const char *when)
 {
     const char *values[] = {name, tagline, key, when};
-    PGresult *r = PQexecParams(c,
-                               "INSERT INTO images (name, tagline, object_key, content_type, byte_size, width, "
-                               "height, uploaded_at) VALUES ($1, $2, $3, 'image/jpeg', 1234, 800, 600, "
-                               "$4::timestamptz)",
-                               4, NULL, values, NULL, NULL, 0);
+    PGresult *r =
+        PQexecParams(c,
+                     "INSERT INTO images (name, tagline, object_key, content_type, byte_size, width, "
+                     "height, uploaded_at) VALUES ($1, $2, $3, 'image/jpeg', 1234, 800, 600, "
+                     "$4::timestamptz)",
+                     4, NULL, values, NULL, NULL, 0);
     ck_assert_msg(PQresultStatus(r) == PGRES_COMMAND_OK, "insert: %s", PQresultErrorMessage(r));
     PQclear(r);
-}
-
-static void dev(const char *what)
-{
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "\"%s\" %s >/dev/null 2>&1", getenv("IOTD_DEV"), what);
-    ck_assert_msg(system(cmd) == 0, "%s failed", cmd);
 }
 
 static pid_t pool_master(void)
@@ -127,88 +48,38 @@ static pid_t pool_master(void)
     return (pid_t)pid;
 }
 
-/* The children of pid, from /proc. */
-static size_t children_of(pid_t parent, pid_t *out, size_t max)
-{
-    size_t n = 0;
-    DIR *d = opendir("/proc");
-    ck_assert_ptr_nonnull(d);
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL && n < max) {
-        char path[64], buf[512];
-        int pid = atoi(e->d_name);
-        if (pid <= 0)
-            continue;
-        snprintf(path, sizeof path, "/proc/%d/stat", pid);
-        FILE *f = fopen(path, "r");
-        if (!f)
-            continue;
-        size_t len = fread(buf, 1, sizeof buf - 1, f);
-        fclose(f);
-        buf[len] = '\0';
-        char *close_paren = strrchr(buf, ')');
-        char state;
-        int ppid;
-        if (close_paren && sscanf(close_paren + 2, "%c %d", &state, &ppid) == 2 && ppid == parent && state != 'Z')
-            out[n++] = (pid_t)pid;
-    }
-    closedir(d);
-    return n;
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static long wait_for_status(const char *path, long want, double seconds)
-{
-    double deadline = now_s() + seconds;
-    long got = -1;
-    while (now_s() < deadline) {
-        http_result r = http(NULL, path);
-        got = r.status;
-        http_free(&r);
-        if (got == want)
-            return got;
-        usleep(100 * 1000);
-    }
-    return got;
-}
-
 START_TEST(test_empty_home)
 {
-    PGconn *c = db();
-    sql(c, "DELETE FROM images");
+    PGconn *c = tl_db();
+    tl_sql(c, "DELETE FROM images");
     PQfinish(c);
-    http_result r = http(NULL, "/");
+    tl_response r = tl_http(NULL, "/", NULL);
     ck_assert_int_eq(r.status, 200);
     ck_assert_ptr_nonnull(strstr(r.body.data, "No images yet"));
     ck_assert_ptr_nonnull(strstr(r.body.data, "href=\"/admin/\""));
-    ck_assert(header_has(&r, "Content-Type: text/html; charset=utf-8"));
-    ck_assert(header_has(&r, "X-Content-Type-Options: nosniff"));
-    ck_assert(header_has(&r, "Content-Security-Policy: default-src 'self'"));
-    ck_assert(header_has(&r, "X-Request-Id: "));
-    ck_assert(!header_has(&r, "Server: nginx/"));
-    http_free(&r);
+    ck_assert(tl_header_has(&r, "Content-Type: text/html; charset=utf-8"));
+    ck_assert(tl_header_has(&r, "X-Content-Type-Options: nosniff"));
+    ck_assert(tl_header_has(&r, "Content-Security-Policy: default-src 'self'"));
+    ck_assert(tl_header_has(&r, "X-Request-Id: "));
+    ck_assert(!tl_header_has(&r, "Server: nginx/"));
+    tl_response_free(&r);
 }
 END_TEST
 
 START_TEST(test_latest_image_wins_and_is_escaped)
 {
-    PGconn *c = db();
-    sql(c, "DELETE FROM images");
+    PGconn *c = tl_db();
+    tl_sql(c, "DELETE FROM images");
     insert_image(c, "Old harbour", "from last year", "images/old.jpg", "2025-01-01T10:00:00Z");
     insert_image(c, "<script>alert(1)</script> & sunset", "Tag \"line\" <b>bold</b>", "images/new name+1.jpg",
                  "2026-06-01T10:00:00Z");
     insert_image(c, "Middle", "", "images/middle.jpg", "2026-01-01T10:00:00Z");
     PQfinish(c);
-    http_result r = http(NULL, "/");
+    tl_response r = tl_http(NULL, "/", NULL);
     ck_assert_int_eq(r.status, 200);
     const char *b = r.body.data;
-    ck_assert_msg(strstr(b, "&lt;script&gt;alert(1)&lt;/script&gt; &amp; sunset") != NULL, "escaped name: %s", b);
+    ck_assert_msg(strstr(b, "&lt;script&gt;alert(1)&lt;/script&gt; &amp; sunset") != NULL, "escaped name: %s",
+                  b);
     ck_assert_ptr_null(strstr(b, "<script>"));
     ck_assert_ptr_nonnull(strstr(b, "Tag &quot;line&quot; &lt;b&gt;bold&lt;/b&gt;"));
     ck_assert_ptr_null(strstr(b, "Old harbour"));
@@ -218,90 +89,76 @@ START_TEST(test_latest_image_wins_and_is_escaped)
     ck_assert_msg(strstr(b, "/images/new%20name%2B1.jpg?X-Amz-Algorithm&#61;AWS4-HMAC-SHA256") != NULL,
                   "presigned URL missing: %s", b);
     ck_assert_ptr_nonnull(strstr(b, "X-Amz-Signature&#61;"));
-    http_free(&r);
+    tl_response_free(&r);
 }
 END_TEST
 
 START_TEST(test_not_found_and_method)
 {
-    http_result r = http(NULL, "/no/such/page");
+    tl_response r = tl_http(NULL, "/no/such/page", NULL);
     ck_assert_int_eq(r.status, 404);
     ck_assert_ptr_nonnull(strstr(r.body.data, "<h1>Not Found</h1>"));
     ck_assert_ptr_nonnull(strstr(r.body.data, "/static/css/site.css"));
-    http_free(&r);
+    tl_response_free(&r);
 
-    r = http("POST", "/");
+    r = tl_http("POST", "/", NULL);
     ck_assert_int_eq(r.status, 405);
-    ck_assert(header_has(&r, "Allow: GET, HEAD"));
+    ck_assert(tl_header_has(&r, "Allow: GET, HEAD"));
     ck_assert_ptr_nonnull(strstr(r.body.data, "Method Not Allowed"));
-    http_free(&r);
+    tl_response_free(&r);
 
-    r = http("DELETE", "/healthz");
+    r = tl_http("DELETE", "/healthz", NULL);
     ck_assert_int_eq(r.status, 405);
-    http_free(&r);
+    tl_response_free(&r);
 
-    r = http("HEAD", "/");
+    r = tl_http("HEAD", "/", NULL);
     ck_assert_int_eq(r.status, 200);
     ck_assert_uint_eq(r.body.len, 0);
-    http_free(&r);
+    tl_response_free(&r);
 }
 END_TEST
 
 START_TEST(test_malformed_request)
 {
-    http_result r = http(NULL, "/?q=%ZZ");
+    tl_response r = tl_http(NULL, "/?q=%ZZ", NULL);
     ck_assert_int_eq(r.status, 400);
     ck_assert_ptr_nonnull(strstr(r.body.data, "Bad Request"));
     ck_assert_ptr_nonnull(strstr(r.body.data, "<!doctype html>"));
-    http_free(&r);
+    tl_response_free(&r);
 }
 END_TEST
 
 START_TEST(test_static_files)
 {
-    http_result r = http(NULL, "/static/css/site.css");
+    tl_response r = tl_http(NULL, "/static/css/site.css", NULL);
     ck_assert_int_eq(r.status, 200);
-    ck_assert(header_has(&r, "Cache-Control: max-age=604800"));
+    ck_assert(tl_header_has(&r, "Cache-Control: max-age=604800"));
     ck_assert_ptr_nonnull(strstr(r.body.data, ".feature"));
-    http_free(&r);
+    tl_response_free(&r);
 }
 END_TEST
 
 START_TEST(test_health)
 {
-    http_result r = http(NULL, "/healthz");
+    tl_response r = tl_http(NULL, "/healthz", NULL);
     ck_assert_int_eq(r.status, 200);
     ck_assert_ptr_nonnull(strstr(r.body.data, "\"status\":\"ok\""));
-    http_free(&r);
-    r = http(NULL, "/readyz");
+    tl_response_free(&r);
+    r = tl_http(NULL, "/readyz", NULL);
     ck_assert_msg(r.status == 200, "readyz: %ld %s", r.status, r.body.data);
     ck_assert_ptr_nonnull(strstr(r.body.data, "\"database\":{\"ok\":true,\"ms\":"));
     ck_assert_ptr_nonnull(strstr(r.body.data, "\"storage\":{\"ok\":true,\"ms\":"));
-    http_free(&r);
+    tl_response_free(&r);
 }
 END_TEST
 
-/* The value of response header name (without CRLF), copied into out. */
-static int header_value(const http_result *r, const char *name, char *out, size_t outlen)
-{
-    char needle[128];
-    snprintf(needle, sizeof needle, "\n%s: ", name);
-    const char *p = strcasestr(r->headers.data, needle);
-    if (!p)
-        return 0;
-    p += strlen(needle);
-    size_t n = strcspn(p, "\r\n");
-    snprintf(out, outlen, "%.*s", (int)n, p);
-    return 1;
-}
-
 START_TEST(test_request_log_line)
 {
-    http_result r = http(NULL, "/no/such/page?x=1");
+    tl_response r = tl_http(NULL, "/no/such/page?x=1", NULL);
     ck_assert_int_eq(r.status, 404);
     char id[128];
-    ck_assert(header_value(&r, "X-Request-Id", id, sizeof id));
-    http_free(&r);
+    ck_assert(tl_header_value(&r, "X-Request-Id", id, sizeof id));
+    tl_response_free(&r);
     char path[1024];
     snprintf(path, sizeof path, "%s/log/iotd.log", getenv("IOTD_DEV_VAR"));
     json_object *found = NULL;
@@ -343,15 +200,15 @@ START_TEST(test_worker_killed_is_replaced)
 {
     pid_t master = pool_master();
     pid_t before[64], after[64];
-    size_t n = children_of(master, before, 64);
+    size_t n = tl_children_of(master, before, 64);
     ck_assert_uint_ge(n, 2);
     ck_assert_int_eq(kill(before[0], SIGKILL), 0);
-    double t0 = now_s();
+    double t0 = tl_now();
     size_t m = 0;
     int replaced = 0;
-    while (now_s() - t0 < 1.0 && !replaced) {
+    while (tl_now() - t0 < 1.0 && !replaced) {
         usleep(20 * 1000);
-        m = children_of(master, after, 64);
+        m = tl_children_of(master, after, 64);
         int old_gone = 1;
         for (size_t i = 0; i < m; i++)
             if (after[i] == before[0])
@@ -360,52 +217,52 @@ START_TEST(test_worker_killed_is_replaced)
     }
     ck_assert_msg(replaced, "pool not back to %zu workers within 1 s (has %zu)", n, m);
     for (int i = 0; i < 50; i++) {
-        http_result r = http(NULL, "/");
+        tl_response r = tl_http(NULL, "/", NULL);
         ck_assert_int_eq(r.status, 200);
-        http_free(&r);
+        tl_response_free(&r);
     }
 }
 END_TEST
 
 START_TEST(test_database_outage)
 {
-    dev("pg-stop");
-    http_result r = http(NULL, "/readyz");
+    tl_dev("pg-stop");
+    tl_response r = tl_http(NULL, "/readyz", NULL);
     ck_assert_int_eq(r.status, 503);
     ck_assert_ptr_nonnull(strstr(r.body.data, "\"database\":{\"ok\":false"));
-    http_free(&r);
-    r = http(NULL, "/");
+    tl_response_free(&r);
+    r = tl_http(NULL, "/", NULL);
     ck_assert_int_eq(r.status, 503);
-    ck_assert(header_has(&r, "Retry-After: "));
+    ck_assert(tl_header_has(&r, "Retry-After: "));
     ck_assert_ptr_nonnull(strstr(r.body.data, "briefly unavailable"));
-    http_free(&r);
-    r = http(NULL, "/healthz");
+    tl_response_free(&r);
+    r = tl_http(NULL, "/healthz", NULL);
     ck_assert_int_eq(r.status, 200); /* liveness does not depend on the database */
-    http_free(&r);
-    dev("pg-start");
-    ck_assert_int_eq(wait_for_status("/readyz", 200, 10.0), 200);
+    tl_response_free(&r);
+    tl_dev("pg-start");
+    ck_assert_int_eq(tl_wait_for_status("/readyz", 200, 10.0), 200);
     /* every worker recovers: enough requests to reach them all */
     for (int i = 0; i < 40; i++) {
-        r = http(NULL, "/");
+        r = tl_http(NULL, "/", NULL);
         ck_assert_int_eq(r.status, 200);
-        http_free(&r);
+        tl_response_free(&r);
     }
 }
 END_TEST
 
 static void *slow_get(void *arg)
 {
-    http_result *out = arg;
-    *out = http(NULL, "/");
+    tl_response *out = arg;
+    *out = tl_http(NULL, "/", NULL);
     return NULL;
 }
 
 START_TEST(test_sigterm_drains)
 {
-    PGconn *c = db();
-    sql(c, "BEGIN");
-    sql(c, "LOCK TABLE images IN ACCESS EXCLUSIVE MODE");
-    http_result slow;
+    PGconn *c = tl_db();
+    tl_sql(c, "BEGIN");
+    tl_sql(c, "LOCK TABLE images IN ACCESS EXCLUSIVE MODE");
+    tl_response slow;
     pthread_t t;
     ck_assert_int_eq(pthread_create(&t, NULL, slow_get, &slow), 0);
     usleep(500 * 1000); /* the request is now waiting on the lock inside a worker */
@@ -413,34 +270,35 @@ START_TEST(test_sigterm_drains)
     ck_assert_int_eq(kill(master, SIGTERM), 0);
     usleep(500 * 1000);
     ck_assert_int_eq(kill(master, 0), 0); /* still draining */
-    sql(c, "COMMIT");
+    tl_sql(c, "COMMIT");
     PQfinish(c);
     pthread_join(t, NULL);
     ck_assert_int_eq(slow.status, 200);
     ck_assert_ptr_nonnull(strstr(slow.body.data, "</html>"));
-    http_free(&slow);
-    double t0 = now_s();
-    while (kill(master, 0) == 0 && now_s() - t0 < 10)
+    tl_response_free(&slow);
+    double t0 = tl_now();
+    while (kill(master, 0) == 0 && tl_now() - t0 < 10)
         usleep(50 * 1000);
     ck_assert_msg(kill(master, 0) != 0, "the master did not exit after draining");
     /* with the pool gone, nginx answers with its own static page */
-    http_result down = http(NULL, "/");
+    tl_response down = tl_http(NULL, "/", NULL);
     ck_assert_int_eq(down.status, 502);
     ck_assert_ptr_nonnull(strstr(down.body.data, "Briefly unavailable"));
-    ck_assert(!header_has(&down, "Server: nginx/"));
-    http_free(&down);
-    dev("pool-start");
-    ck_assert_int_eq(wait_for_status("/", 200, 10.0), 200);
+    ck_assert(!tl_header_has(&down, "Server: nginx/"));
+    tl_response_free(&down);
+    tl_dev("pool-start");
+    ck_assert_int_eq(tl_wait_for_status("/", 200, 10.0), 200);
 }
 END_TEST
 
 int main(void)
 {
-    base_url = getenv("IOTD_BASE_URL");
+    const char *base_url = getenv("IOTD_BASE_URL");
     if (!base_url || !getenv("IOTD_DEV") || !getenv("IOTD_POOL_PIDFILE") || !getenv("PGHOST")) {
         printf("SKIP: the local stack is not running (run ./dev check)\n");
         return 77;
     }
+    tl_set_base_url(base_url);
     curl_global_init(CURL_GLOBAL_DEFAULT);
     Suite *s = suite_create("integration");
     TCase *tc = tcase_create("stack");

@@ -23,19 +23,13 @@
 #include "buf.h"
 #include "fcgi_client.h"
 #include "iotd.h"
+#include "testlib.h"
 
 #define WORKERS 3
 
 static char views[256];
 static char address[64];
 static pid_t master;
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static int free_port(void)
 {
@@ -76,34 +70,6 @@ static int get(const char *path, int *status, iotd_buf *body)
     return iotd_fcgi_get(address, path, 5000, status, body, err, sizeof err);
 }
 
-static size_t workers_of(pid_t parent, pid_t *out, size_t max)
-{
-    size_t n = 0;
-    DIR *d = opendir("/proc");
-    struct dirent *e;
-    while (d && (e = readdir(d)) != NULL && n < max) {
-        int pid = atoi(e->d_name);
-        if (pid <= 0)
-            continue;
-        char path[64], buf[512];
-        snprintf(path, sizeof path, "/proc/%d/stat", pid);
-        FILE *f = fopen(path, "r");
-        if (!f)
-            continue;
-        size_t len = fread(buf, 1, sizeof buf - 1, f);
-        fclose(f);
-        buf[len] = '\0';
-        char *p = strrchr(buf, ')');
-        char state;
-        int ppid;
-        if (p && sscanf(p + 2, "%c %d", &state, &ppid) == 2 && ppid == parent && state != 'Z')
-            out[n++] = pid;
-    }
-    if (d)
-        closedir(d);
-    return n;
-}
-
 static void start_pool(void)
 {
     snprintf(views, sizeof views, "/tmp/iotd-pool-views.XXXXXX");
@@ -121,7 +87,7 @@ static void start_pool(void)
     snprintf(bin, sizeof bin, "%s/iotd", getenv("IOTD_BUILDDIR") ? getenv("IOTD_BUILDDIR") : ".");
     char log[300];
     snprintf(log, sizeof log, "%s.log", views);
-    double t0 = now_s();
+    double t0 = tl_now();
     master = fork();
     ck_assert_int_ge(master, 0);
     if (master == 0) {
@@ -144,14 +110,14 @@ static void start_pool(void)
     }
     iotd_buf body = IOTD_BUF_INIT;
     int status = 0;
-    while (now_s() - t0 < 10) {
+    while (tl_now() - t0 < 10) {
         if (get("/healthz", &status, &body) == IOTD_OK && status == 200)
             break;
         usleep(10 * 1000);
     }
     iotd_buf_free(&body);
     ck_assert_int_eq(status, 200);
-    printf("first 200 from /healthz %.0f ms after iotd serve started\n", (now_s() - t0) * 1000);
+    printf("first 200 from /healthz %.0f ms after iotd serve started\n", (tl_now() - t0) * 1000);
 }
 
 static void stop_pool(void)
@@ -172,9 +138,9 @@ START_TEST(test_pool_has_configured_workers)
 {
     start_pool();
     pid_t w[16];
-    double t0 = now_s();
+    double t0 = tl_now();
     size_t n = 0;
-    while ((n = workers_of(master, w, 16)) != WORKERS && now_s() - t0 < 5)
+    while ((n = tl_children_of(master, w, 16)) != WORKERS && tl_now() - t0 < 5)
         usleep(20 * 1000);
     ck_assert_uint_eq(n, WORKERS);
     stop_pool();
@@ -207,9 +173,9 @@ START_TEST(test_reload_replaces_workers_without_failures)
 {
     start_pool();
     pid_t before[16], after[16];
-    double t0 = now_s();
+    double t0 = tl_now();
     size_t n;
-    while ((n = workers_of(master, before, 16)) != WORKERS && now_s() - t0 < 5)
+    while ((n = tl_children_of(master, before, 16)) != WORKERS && tl_now() - t0 < 5)
         usleep(20 * 1000);
     ck_assert_uint_eq(n, WORKERS);
 
@@ -224,10 +190,10 @@ START_TEST(test_reload_replaces_workers_without_failures)
     ck_assert_int_eq(kill(master, SIGHUP), 0);
 
     int all_new = 0;
-    t0 = now_s();
-    while (!all_new && now_s() - t0 < 15) {
+    t0 = tl_now();
+    while (!all_new && tl_now() - t0 < 15) {
         usleep(50 * 1000);
-        size_t m = workers_of(master, after, 16);
+        size_t m = tl_children_of(master, after, 16);
         all_new = m == WORKERS;
         for (size_t i = 0; all_new && i < m; i++)
             for (size_t j = 0; j < WORKERS; j++)
@@ -251,10 +217,10 @@ START_TEST(test_reload_replaces_workers_without_failures)
     /* a broken template: the reload is refused and the old workers stay */
     write_file(path, "{{#unclosed}}\n");
     pid_t again[16];
-    workers_of(master, after, 16);
+    tl_children_of(master, after, 16);
     ck_assert_int_eq(kill(master, SIGHUP), 0);
     usleep(1000 * 1000);
-    ck_assert_uint_eq(workers_of(master, again, 16), WORKERS);
+    ck_assert_uint_eq(tl_children_of(master, again, 16), WORKERS);
     for (size_t i = 0; i < WORKERS; i++) {
         int found = 0;
         for (size_t j = 0; j < WORKERS; j++)
@@ -272,12 +238,12 @@ START_TEST(test_sigterm_stops_cleanly)
 {
     start_pool();
     pid_t w[16];
-    size_t n = workers_of(master, w, 16);
+    size_t n = tl_children_of(master, w, 16);
     ck_assert_int_eq(kill(master, SIGTERM), 0);
     int st = 0;
-    double t0 = now_s();
+    double t0 = tl_now();
     pid_t r = 0;
-    while ((r = waitpid(master, &st, WNOHANG)) == 0 && now_s() - t0 < 10)
+    while ((r = waitpid(master, &st, WNOHANG)) == 0 && tl_now() - t0 < 10)
         usleep(20 * 1000);
     ck_assert_int_eq(r, master);
     ck_assert(WIFEXITED(st));
