@@ -13,6 +13,13 @@ int iotd_handle_archive(iotd_ctx *ctx);
 int iotd_handle_healthz(iotd_ctx *ctx);
 int iotd_handle_readyz(iotd_ctx *ctx);
 
+int iotd_handle_feed(iotd_ctx *ctx);
+int iotd_handle_api_today(iotd_ctx *ctx);
+int iotd_handle_api_day(iotd_ctx *ctx);
+int iotd_handle_api_days(iotd_ctx *ctx);
+int iotd_handle_api_openapi(iotd_ctx *ctx);
+int iotd_handle_api_not_found(iotd_ctx *ctx);
+
 int iotd_handle_login_form(iotd_ctx *ctx);
 int iotd_handle_login(iotd_ctx *ctx);
 int iotd_handle_logout(iotd_ctx *ctx);
