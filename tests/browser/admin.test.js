@@ -141,6 +141,14 @@ function watchPage(page) {
   });
 }
 
+// Public pages are cacheable for IOTD_PAGE_MAX_AGE seconds, so a visitor's
+// browser may show a page from its cache; a reload revalidates (ETag) and
+// shows what changed, as a visitor pressing reload would see.
+async function visitFresh(page, url) {
+  await page.goto(url);
+  await page.reload();
+}
+
 async function shot(page, name) {
   const file = path.join(SHOTS, name + '.png');
   await page.screenshot({ path: file, fullPage: true });
@@ -410,13 +418,49 @@ async function flow(browser) {
     expect(flash === `“${renamed}” was changed.`, `flash '${flash}'`);
   });
 
-  await step('the home page shows the new name', async () => {
-    await home.goto(`${BASE}/`);
+  await step('the home page shows the new name (after a reload: pages are cacheable)', async () => {
+    await visitFresh(home, `${BASE}/`);
     const h1 = (await home.locator('.feature-caption h1').textContent()).trim();
     expect(h1 === renamed, `caption '${h1}'`);
     expect((await home.locator('img.feature-image').getAttribute('alt')) === renamed, 'alt text');
     const size = await decodedSize(home.locator('img.feature-image'));
     expect(size.w === IMAGE_WIDTH, `decoded as ${size.w}x${size.h}`);
+  });
+
+  // ---- a scheduled day and the archive
+  const yesterday = new Date(Date.now() - 86400000).toISOString().slice(0, 10);
+  await step('scheduling it for yesterday (the date field) saves and says so', async () => {
+    await page.goto(`${BASE}/admin/images/${imageId}/edit`);
+    await page.fill('#feature_date', yesterday);
+    await Promise.all([page.waitForURL(`${BASE}/admin/`), page.click('form.image-form button[type=submit]')]);
+    const flash = await flashText(page);
+    expect(flash === `“${renamed}” was changed.`, `flash '${flash}'`);
+  });
+
+  await step("yesterday's page shows it, with the day's date and a link to the archive", async () => {
+    await visitFresh(home, `${BASE}/day/${yesterday}`);
+    const h1 = (await home.locator('.feature-caption h1').textContent()).trim();
+    expect(h1 === renamed, `caption '${h1}'`);
+    const when = await home.locator('.feature-date time').getAttribute('datetime');
+    expect(when === yesterday, `date '${when}'`);
+    const size = await decodedSize(home.locator('img.feature-image'));
+    expect(size.w > 0, 'the image did not decode');
+    expect((await home.locator('nav.daynav a[href="/archive"]').count()) === 1, 'no archive link');
+  });
+  await shot(home, 'day');
+
+  await step('the archive lists yesterday with its name and thumbnail, and links to the day', async () => {
+    await visitFresh(home, `${BASE}/archive`);
+    const entry = home.locator(`ol.archive-list a[href="/day/${yesterday}"]`);
+    expect((await entry.count()) === 1, 'yesterday is not in the archive');
+    const label = (await entry.locator('.archive-name').textContent()).trim();
+    expect(label === renamed, `archive name '${label}'`);
+    const thumb = await decodedSize(entry.locator('img'));
+    expect(thumb.w > 0, 'the thumbnail did not decode');
+    await shot(home, 'archive');
+    await Promise.all([home.waitForURL(`${BASE}/day/${yesterday}`), entry.click()]);
+    const s = await noSidewaysScroll(home);
+    expect(s.scrollWidth <= s.innerWidth, 'the day page scrolls sideways');
   });
 
   // ---- a phone-sized screen
@@ -459,7 +503,7 @@ async function flow(browser) {
     const flash = await flashText(page);
     expect(flash === `“${renamed}” was deleted.`, `flash '${flash}'`);
     expect((await page.locator(`a[href="/admin/images/${imageId}/edit"]`).count()) === 0, 'the row is still listed');
-    await home.goto(`${BASE}/`);
+    await visitFresh(home, `${BASE}/`);
     const text = await home.locator('main').textContent();
     expect(!text.includes(renamed), 'the home page still shows it');
   });
