@@ -1,5 +1,5 @@
 /*
- * cli_image.c — `iotd presign`, `iotd image add|list|rm` and `iotd gc`.
+ * cli_image.c — `iotd presign`, `iotd image add|list|rm|rebuild` and `iotd gc`.
  *
  * The order of the two stores is what keeps them consistent: an upload is
  * PUT to S3 before its row is inserted (and deleted again if the insert
@@ -47,6 +47,7 @@
 #define GC_MAX_DELETIONS_PER_RUN 10000L  /* recorded deletions retried by one gc run */
 #define GC_MAX_MIN_AGE_S (3650L * 86400) /* --min-age accepts up to ten years */
 #define CLI_ERR_LEN 512
+#define GC_KEYS_PER_ROW 3 /* object_key, thumb_key, display_key */
 
 enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
 
@@ -54,7 +55,8 @@ static const char usage_presign[] = "usage: iotd presign KEY [--expires SECONDS]
 static const char usage_image[] =
     "usage: iotd image add FILE --name NAME [--tagline TEXT] [--date YYYY-MM-DD]\n"
     "       iotd image list\n"
-    "       iotd image rm ID\n";
+    "       iotd image rm ID\n"
+    "       iotd image rebuild [ID...]\n";
 static const char usage_gc[] = "usage: iotd gc [--delete] [--json] [--min-age SECONDS]\n";
 
 /* ---- small helpers ------------------------------------------------------- */
@@ -486,6 +488,82 @@ out:
     return status;
 }
 
+/* ---- iotd image rebuild --------------------------------------------------- */
+
+/* One image: a line on stdout when done, on stderr when not; 1 on failure. */
+static int rebuild_one(session *s, long long id)
+{
+    iotd_arena_reset(s->arena);
+    iotd_image img;
+    iotd_library_error le = IOTD_LIBRARY_ERROR_INIT;
+    int rc = iotd_library_rebuild(s->db, s->s3, &s->cfg, s->arena, id, &img, &le);
+    if (rc != IOTD_OK) {
+        fprintf(stderr, "iotd %s: image %lld: %s\n", s->cmd, id, le.detail[0] ? le.detail : le.message);
+        return 1;
+    }
+    printf("image %lld: thumb %dx%d %s, display %dx%d %s\n", id, img.thumb.width, img.thumb.height,
+           img.thumb.key, img.display.width, img.display.height, img.display.key);
+    if (le.object_kept)
+        fprintf(
+            stderr,
+            "iotd %s: image %lld: warning: deleting an old rendition failed (%s); iotd gc will retry it\n",
+            s->cmd, id, le.detail);
+    return 0;
+}
+
+static int image_rebuild(int argc, char **argv)
+{
+    const char *cmd = "image rebuild";
+    long long *ids = NULL;
+    size_t nids = 0;
+    for (int i = 3; i < argc; i++) {
+        if (is_help(argv[i])) {
+            fputs(usage_image, stdout);
+            return EXIT_OK;
+        }
+        char *end;
+        errno = 0;
+        long long id = strtoll(argv[i], &end, 10);
+        if (errno || end == argv[i] || *end || id < 1)
+            return usage_error(cmd, usage_image, "ID must be a positive whole number (got '%s')", argv[i]);
+    }
+    session s;
+    int status = session_open(&s, cmd, 1, 1);
+    if (status != EXIT_OK)
+        goto out;
+    if (argc > 3) {
+        nids = (size_t)(argc - 3);
+        if (!(ids = calloc(nids, sizeof *ids))) {
+            status = fail(cmd, "out of memory");
+            goto out;
+        }
+        for (size_t i = 0; i < nids; i++)
+            ids[i] = strtoll(argv[3 + i], NULL, 10);
+    } else { /* every image, oldest first; ids outlive the arena resets below */
+        iotd_image_ref *refs;
+        int rc = iotd_images_refs(s.db, s.arena, &refs, &nids);
+        if (rc != IOTD_OK) {
+            status = fail(cmd, "%s", db_problem(rc));
+            goto out;
+        }
+        if (!(ids = calloc(nids ? nids : 1, sizeof *ids))) {
+            status = fail(cmd, "out of memory");
+            goto out;
+        }
+        for (size_t i = 0; i < nids; i++)
+            ids[i] = refs[i].id;
+    }
+    size_t failed = 0;
+    for (size_t i = 0; i < nids; i++)
+        failed += (size_t)rebuild_one(&s, ids[i]);
+    if (failed)
+        status = fail(cmd, "%zu of %zu image%s failed", failed, nids, nids == 1 ? "" : "s");
+out:
+    free(ids);
+    session_close(&s);
+    return status;
+}
+
 int iotd_cli_image(int argc, char **argv)
 {
     if (argc < 3) {
@@ -503,6 +581,8 @@ int iotd_cli_image(int argc, char **argv)
         return image_list(argc, argv);
     if (strcmp(sub, "rm") == 0)
         return image_rm(argc, argv);
+    if (strcmp(sub, "rebuild") == 0)
+        return image_rebuild(argc, argv);
     return usage_error("image", usage_image, "unknown subcommand '%s'", sub);
 }
 
@@ -641,12 +721,18 @@ static int gc_scan(gc_run *g, const char **pending, size_t npending)
     int rc = iotd_images_refs(g->s.db, g->s.arena, &refs, &nrefs);
     if (rc != IOTD_OK) /* without the rows nothing may be called an orphan */
         return fail(g->s.cmd, "reading the images failed: %s", db_problem(rc));
-    const char **ref_keys = iotd_arena_calloc(g->s.arena, nrefs ? nrefs : 1, sizeof *ref_keys);
+    /* every object a row points at: the original and its renditions */
+    const char **ref_keys = iotd_arena_calloc(g->s.arena, GC_KEYS_PER_ROW * nrefs + 1, sizeof *ref_keys);
     if (!ref_keys)
         return fail(g->s.cmd, "out of memory");
-    for (size_t i = 0; i < nrefs; i++)
-        ref_keys[i] = refs[i].object_key;
-    qsort(ref_keys, nrefs, sizeof *ref_keys, cmp_str);
+    size_t nkeys = 0;
+    for (size_t i = 0; i < nrefs; i++) {
+        const char *keys[GC_KEYS_PER_ROW] = {refs[i].object_key, refs[i].thumb_key, refs[i].display_key};
+        for (size_t k = 0; k < GC_KEYS_PER_ROW; k++)
+            if (keys[k][0])
+                ref_keys[nkeys++] = keys[k];
+    }
+    qsort(ref_keys, nkeys, sizeof *ref_keys, cmp_str);
 
     iotd_s3_listing listing;
     iotd_s3_listing_init(&listing);
@@ -669,7 +755,7 @@ static int gc_scan(gc_run *g, const char **pending, size_t npending)
         const iotd_s3_object *o = &listing.items[i];
         listed[i] = o->key;
         g->objects++;
-        if (contains(ref_keys, nrefs, o->key))
+        if (contains(ref_keys, nkeys, o->key))
             g->referenced++;
         else if (contains(pending, npending, o->key))
             g->pending++;
@@ -677,23 +763,27 @@ static int gc_scan(gc_run *g, const char **pending, size_t npending)
             gc_orphan(g, o, now);
     }
     qsort(listed, listing.len, sizeof *listed, cmp_str);
-    /* Step 3: rows whose object is gone. The listing settles most; HEAD confirms. */
+    /* Step 3: rows whose object (original or rendition) is gone. The listing
+     * settles most; HEAD confirms. */
     for (size_t i = 0; i < nrefs; i++) {
-        if (contains(listed, listing.len, refs[i].object_key))
-            continue;
-        rc = iotd_s3_head(g->s.s3, refs[i].object_key, NULL, &e);
-        if (rc == IOTD_OK)
-            continue;
-        if (rc != IOTD_DECLINED) {
-            char text[CLI_ERR_LEN];
-            s3_error_text(&e, text, sizeof text);
-            gc_error(g, "checking the object of image %lld failed (%s)", refs[i].id, text);
-            continue;
+        const char *keys[GC_KEYS_PER_ROW] = {refs[i].object_key, refs[i].thumb_key, refs[i].display_key};
+        for (size_t k = 0; k < GC_KEYS_PER_ROW; k++) {
+            if (!keys[k][0] || contains(listed, listing.len, keys[k]))
+                continue;
+            rc = iotd_s3_head(g->s.s3, keys[k], NULL, &e);
+            if (rc == IOTD_OK)
+                continue;
+            if (rc != IOTD_DECLINED) {
+                char text[CLI_ERR_LEN];
+                s3_error_text(&e, text, sizeof text);
+                gc_error(g, "checking the object %s of image %lld failed (%s)", keys[k], refs[i].id, text);
+                continue;
+            }
+            json_object *m = jcheck(json_object_new_object(), &g->ok);
+            jset(m, "id", json_object_new_int64(refs[i].id), &g->ok);
+            jset(m, "key", json_object_new_string(keys[k]), &g->ok);
+            jpush(g->missing, m, &g->ok);
         }
-        json_object *m = jcheck(json_object_new_object(), &g->ok);
-        jset(m, "id", json_object_new_int64(refs[i].id), &g->ok);
-        jset(m, "key", json_object_new_string(refs[i].object_key), &g->ok);
-        jpush(g->missing, m, &g->ok);
     }
 out:
     iotd_s3_listing_free(&listing);

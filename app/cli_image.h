@@ -5,6 +5,7 @@
  *   iotd image add FILE --name NAME [--tagline TEXT]
  *   iotd image list
  *   iotd image rm ID
+ *   iotd image rebuild [ID...]
  *   iotd gc [--delete] [--json] [--min-age SECONDS]
  */
 #ifndef IOTD_CLI_IMAGE_H

@@ -37,12 +37,46 @@ static const iotd_db_stmt stmt_list = {
     2, 1};
 static const iotd_db_stmt stmt_insert = {
     "images_insert",
-    "INSERT INTO images (name, tagline, object_key, content_type, byte_size, width, height, feature_date) "
-    "VALUES ($1, $2, $3, $4, $5::bigint, $6::integer, $7::integer, nullif($8, '')::date) "
+    "INSERT INTO images (name, tagline, object_key, content_type, byte_size, width, height, feature_date,"
+    " thumb_key, thumb_width, thumb_height, display_key, display_width, display_height) "
+    "VALUES ($1, $2, $3, $4, $5::bigint, $6::integer, $7::integer, nullif($8, '')::date,"
+    " nullif($9, ''), nullif($10, '')::integer, nullif($11, '')::integer,"
+    " nullif($12, ''), nullif($13, '')::integer, nullif($14, '')::integer) "
     "RETURNING id, to_char(uploaded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')",
-    8, 0};
+    14, 0};
 static const iotd_db_stmt stmt_delete = {
-    "images_delete", "DELETE FROM images WHERE id = $1::bigint RETURNING object_key", 1, 0};
+    "images_delete",
+    "DELETE FROM images WHERE id = $1::bigint"
+    " RETURNING object_key, coalesce(thumb_key, ''), coalesce(display_key, '')",
+    1, 0};
+
+/* A rendition as statement parameters: all "" when it has no key, so the
+ * row's three columns are NULL together. */
+typedef struct rendition_params {
+    const char *key;
+    char width[16];
+    char height[16];
+} rendition_params;
+
+static void rendition_to_params(const iotd_rendition *r, rendition_params *p)
+{
+    int made = r->key && r->key[0];
+    p->key = made ? r->key : "";
+    p->width[0] = p->height[0] = '\0';
+    if (made) {
+        snprintf(p->width, sizeof p->width, "%d", r->width);
+        snprintf(p->height, sizeof p->height, "%d", r->height);
+    }
+}
+
+/* Reads "object_key, thumb_key, display_key" from row 0, starting at col. */
+static int copy_keys(iotd_arena *a, PGresult *r, int col, iotd_image_keys *keys)
+{
+    keys->original = iotd_arena_strdup(a, PQgetvalue(r, 0, col));
+    keys->thumb = iotd_arena_strdup(a, PQgetvalue(r, 0, col + 1));
+    keys->display = iotd_arena_strdup(a, PQgetvalue(r, 0, col + 2));
+    return keys->original && keys->thumb && keys->display ? IOTD_OK : IOTD_ERROR;
+}
 
 int iotd_images_from_row(iotd_arena *a, const PGresult *r, int row, int col, iotd_image *img)
 {
@@ -138,9 +172,23 @@ int iotd_images_insert(iotd_db *db, iotd_arena *a, iotd_image *img)
     snprintf(size, sizeof size, "%lld", img->byte_size);
     snprintf(w, sizeof w, "%d", img->width);
     snprintf(h, sizeof h, "%d", img->height);
-    const char *values[] = {
-        img->name, img->tagline ? img->tagline : "",          img->object_key, img->content_type, size, w,
-        h,         img->feature_date ? img->feature_date : ""};
+    rendition_params t, d;
+    rendition_to_params(&img->thumb, &t);
+    rendition_to_params(&img->display, &d);
+    const char *values[] = {img->name,
+                            img->tagline ? img->tagline : "",
+                            img->object_key,
+                            img->content_type,
+                            size,
+                            w,
+                            h,
+                            img->feature_date ? img->feature_date : "",
+                            t.key,
+                            t.width,
+                            t.height,
+                            d.key,
+                            d.width,
+                            d.height};
     PGresult *r;
     int rc = iotd_db_exec(db, &stmt_insert, values, &r);
     if (rc == IOTD_ERROR && feature_date_taken(r)) {
@@ -159,27 +207,26 @@ int iotd_images_insert(iotd_db *db, iotd_arena *a, iotd_image *img)
     return rc;
 }
 
-int iotd_images_delete(iotd_db *db, iotd_arena *a, long long id, const char **object_key)
+int iotd_images_delete(iotd_db *db, iotd_arena *a, long long id, iotd_image_keys *keys)
 {
     char idbuf[24];
     snprintf(idbuf, sizeof idbuf, "%lld", id);
     const char *values[] = {idbuf};
     PGresult *r;
-    *object_key = NULL;
+    memset(keys, 0, sizeof *keys);
     int rc = iotd_db_exec(db, &stmt_delete, values, &r);
-    if (rc == IOTD_OK) {
-        if (PQntuples(r) == 0)
-            rc = IOTD_DECLINED;
-        else if (!(*object_key = iotd_arena_strdup(a, PQgetvalue(r, 0, 0))))
-            rc = IOTD_ERROR;
-    }
+    if (rc == IOTD_OK)
+        rc = PQntuples(r) == 0 ? IOTD_DECLINED : copy_keys(a, r, 0, keys);
     PQclear(r);
     return rc;
 }
 
 /* ---- object references, for iotd gc -------------------------------------- */
 
-static const iotd_db_stmt stmt_refs = {"images_refs", "SELECT id, object_key FROM images ORDER BY id", 0, 1};
+static const iotd_db_stmt stmt_refs = {
+    "images_refs",
+    "SELECT id, object_key, coalesce(thumb_key, ''), coalesce(display_key, '') FROM images ORDER BY id", 0,
+    1};
 
 int iotd_images_refs(iotd_db *db, iotd_arena *a, iotd_image_ref **out, size_t *count)
 {
@@ -194,7 +241,10 @@ int iotd_images_refs(iotd_db *db, iotd_arena *a, iotd_image_ref **out, size_t *c
             rc = IOTD_ERROR;
         for (int i = 0; rc == IOTD_OK && i < n; i++) {
             list[i].id = strtoll(PQgetvalue(r, i, 0), NULL, 10);
-            if (!(list[i].object_key = iotd_arena_strdup(a, PQgetvalue(r, i, 1))))
+            list[i].object_key = iotd_arena_strdup(a, PQgetvalue(r, i, 1));
+            list[i].thumb_key = iotd_arena_strdup(a, PQgetvalue(r, i, 2));
+            list[i].display_key = iotd_arena_strdup(a, PQgetvalue(r, i, 3));
+            if (!list[i].object_key || !list[i].thumb_key || !list[i].display_key)
                 rc = IOTD_ERROR;
         }
         if (rc == IOTD_OK) {
@@ -222,20 +272,27 @@ static const iotd_db_stmt stmt_update_text = {
     "UPDATE images SET name = $2, tagline = $3, feature_date = nullif($4, '')::date, updated_at = now()"
     " WHERE id = $1::bigint",
     4, 0};
+/* Both take the row's lock in a subquery so RETURNING sees the keys replaced. */
 static const iotd_db_stmt stmt_set_renditions = {
     "images_set_renditions",
-    "UPDATE images SET thumb_key = $2, thumb_width = $3::integer, thumb_height = $4::integer, display_key = "
-    "$5,"
-    " display_width = $6::integer, display_height = $7::integer, updated_at = now() WHERE id = $1::bigint",
-    7, 0};
+    "UPDATE images AS i SET thumb_key = nullif($3, ''), thumb_width = nullif($4, '')::integer,"
+    " thumb_height = nullif($5, '')::integer, display_key = nullif($6, ''),"
+    " display_width = nullif($7, '')::integer, display_height = nullif($8, '')::integer, updated_at = now()"
+    " FROM (SELECT id, object_key, thumb_key, display_key FROM images"
+    " WHERE id = $1::bigint AND object_key = $2 FOR UPDATE) AS old"
+    " WHERE i.id = old.id"
+    " RETURNING old.object_key, coalesce(old.thumb_key, ''), coalesce(old.display_key, '')",
+    8, 0};
 static const iotd_db_stmt stmt_update_file = {
     "images_update_file",
     "UPDATE images AS i SET object_key = $2, content_type = $3, byte_size = $4::bigint, width = $5::integer,"
-    " height = $6::integer, thumb_key = NULL, thumb_width = NULL, thumb_height = NULL, display_key = NULL,"
-    " display_width = NULL, display_height = NULL, updated_at = now() FROM (SELECT id, object_key FROM "
-    "images WHERE id = $1::bigint FOR UPDATE) AS old"
-    " WHERE i.id = old.id RETURNING old.object_key",
-    6, 0};
+    " height = $6::integer, thumb_key = nullif($7, ''), thumb_width = nullif($8, '')::integer,"
+    " thumb_height = nullif($9, '')::integer, display_key = nullif($10, ''),"
+    " display_width = nullif($11, '')::integer, display_height = nullif($12, '')::integer, updated_at = now()"
+    " FROM (SELECT id, object_key, thumb_key, display_key FROM images"
+    " WHERE id = $1::bigint FOR UPDATE) AS old WHERE i.id = old.id"
+    " RETURNING old.object_key, coalesce(old.thumb_key, ''), coalesce(old.display_key, '')",
+    12, 0};
 
 int iotd_images_search(iotd_db *db, iotd_arena *a, const char *q, long long limit, long long offset,
                        iotd_image **out, size_t *count, long long *total)
@@ -282,42 +339,43 @@ int iotd_images_update_text(iotd_db *db, long long id, const char *name, const c
     return rc;
 }
 
-int iotd_images_set_renditions(iotd_db *db, long long id, const iotd_rendition *thumb,
-                               const iotd_rendition *display)
+int iotd_images_set_renditions(iotd_db *db, iotd_arena *a, long long id, const char *original_key,
+                               const iotd_rendition *thumb, const iotd_rendition *display,
+                               iotd_image_keys *old)
 {
-    char idbuf[24], tw[16], th[16], dw[16], dh[16];
+    char idbuf[24];
     snprintf(idbuf, sizeof idbuf, "%lld", id);
-    snprintf(tw, sizeof tw, "%d", thumb->width);
-    snprintf(th, sizeof th, "%d", thumb->height);
-    snprintf(dw, sizeof dw, "%d", display->width);
-    snprintf(dh, sizeof dh, "%d", display->height);
-    const char *values[] = {idbuf, thumb->key, tw, th, display->key, dw, dh};
+    rendition_params t, d;
+    rendition_to_params(thumb, &t);
+    rendition_to_params(display, &d);
+    const char *values[] = {idbuf, original_key, t.key, t.width, t.height, d.key, d.width, d.height};
     PGresult *r;
+    memset(old, 0, sizeof *old);
     int rc = iotd_db_exec(db, &stmt_set_renditions, values, &r);
-    if (rc == IOTD_OK && strcmp(PQcmdTuples(r), "0") == 0)
-        rc = IOTD_DECLINED;
+    if (rc == IOTD_OK)
+        rc = PQntuples(r) == 0 ? IOTD_DECLINED : copy_keys(a, r, 0, old);
     PQclear(r);
     return rc;
 }
 
 int iotd_images_update_file(iotd_db *db, iotd_arena *a, long long id, const iotd_image *file,
-                            const char **old_key)
+                            iotd_image_keys *old)
 {
     char idbuf[24], size[24], w[16], h[16];
     snprintf(idbuf, sizeof idbuf, "%lld", id);
     snprintf(size, sizeof size, "%lld", file->byte_size);
     snprintf(w, sizeof w, "%d", file->width);
     snprintf(h, sizeof h, "%d", file->height);
-    const char *values[] = {idbuf, file->object_key, file->content_type, size, w, h};
+    rendition_params t, d;
+    rendition_to_params(&file->thumb, &t);
+    rendition_to_params(&file->display, &d);
+    const char *values[] = {idbuf, file->object_key, file->content_type, size,  w,       h,
+                            t.key, t.width,          t.height,           d.key, d.width, d.height};
     PGresult *r;
-    *old_key = NULL;
+    memset(old, 0, sizeof *old);
     int rc = iotd_db_exec(db, &stmt_update_file, values, &r);
-    if (rc == IOTD_OK) {
-        if (PQntuples(r) == 0)
-            rc = IOTD_DECLINED;
-        else if (!(*old_key = iotd_arena_strdup(a, PQgetvalue(r, 0, 0))))
-            rc = IOTD_ERROR;
-    }
+    if (rc == IOTD_OK)
+        rc = PQntuples(r) == 0 ? IOTD_DECLINED : copy_keys(a, r, 0, old);
     PQclear(r);
     return rc;
 }

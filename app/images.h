@@ -51,16 +51,27 @@ int iotd_images_get(iotd_db *db, iotd_arena *a, long long id, iotd_image *out);
 /* Newest first; *out is an arena array of *count images. */
 int iotd_images_list(iotd_db *db, iotd_arena *a, long long limit, long long offset, iotd_image **out,
                      size_t *count);
-/* Inserts img (id and uploaded_at are filled in); feature_date may be ""
+/* Inserts img with its renditions (a rendition whose key is "" or NULL is
+ * left unset); id and uploaded_at are filled in; feature_date may be ""
  * or NULL. DECLINED: another image is scheduled for that date. */
 int iotd_images_insert(iotd_db *db, iotd_arena *a, iotd_image *img);
-/* Deletes the row and returns its object key; IOTD_DECLINED when absent. */
-int iotd_images_delete(iotd_db *db, iotd_arena *a, long long id, const char **object_key);
 
-/* Every row's id and object key (for iotd gc); *out is an arena array. */
+/* The objects a row points at; a rendition not made is "". */
+typedef struct iotd_image_keys {
+    const char *original;
+    const char *thumb;
+    const char *display;
+} iotd_image_keys;
+
+/* Deletes the row and returns its object keys; IOTD_DECLINED when absent. */
+int iotd_images_delete(iotd_db *db, iotd_arena *a, long long id, iotd_image_keys *keys);
+
+/* Every row's id and object keys (for iotd gc); *out is an arena array. */
 typedef struct iotd_image_ref {
     long long id;
     const char *object_key;
+    const char *thumb_key; /* "" when none */
+    const char *display_key;
 } iotd_image_ref;
 int iotd_images_refs(iotd_db *db, iotd_arena *a, iotd_image_ref **out, size_t *count);
 
@@ -73,11 +84,15 @@ int iotd_images_search(iotd_db *db, iotd_arena *a, const char *q, long long limi
  * IOTD_ERROR with *date_taken set. */
 int iotd_images_update_text(iotd_db *db, long long id, const char *name, const char *tagline,
                             const char *feature_date, int *date_taken);
-/* Records an image's renditions. DECLINED: no such image. */
-int iotd_images_set_renditions(iotd_db *db, long long id, const iotd_rendition *thumb,
-                               const iotd_rendition *display);
-/* Points the row at a new object; *old_key receives the previous one. DECLINED: no such image. */
+/* Records an image's renditions if its original is still original_key;
+ * *old receives the renditions replaced. DECLINED: no such image, or its
+ * file was replaced meanwhile (the new renditions belong to no row). */
+int iotd_images_set_renditions(iotd_db *db, iotd_arena *a, long long id, const char *original_key,
+                               const iotd_rendition *thumb, const iotd_rendition *display,
+                               iotd_image_keys *old);
+/* Points the row at a new object and its renditions (file->thumb and
+ * file->display); *old receives the previous keys. DECLINED: no such image. */
 int iotd_images_update_file(iotd_db *db, iotd_arena *a, long long id, const iotd_image *file,
-                            const char **old_key);
+                            iotd_image_keys *old);
 
 #endif

@@ -2,9 +2,14 @@
  * library.c — adding, changing and removing images across Postgres and S3.
  *
  * The order is what keeps them consistent: PUT before INSERT (a failed
- * INSERT deletes the new object), and row change before object DELETE (a
+ * INSERT deletes the new objects), and row change before object DELETE (a
  * failed DELETE goes into object_deletions for `iotd gc`). A crash between
  * the two steps can at worst leave an unreferenced object, which gc finds.
+ *
+ * An image is three objects: the original and its two renditions, named
+ * after the original's key. The renditions are made before anything is
+ * stored, so an image libvips cannot read is refused with nothing stored;
+ * if any of the three PUTs fails, those already stored are deleted again.
  */
 #include "library.h"
 
@@ -16,6 +21,10 @@
 #include "imagefile.h"
 #include "iotd.h"
 #include "log.h"
+#include "renditions.h"
+
+#define LIBRARY_BYTES_PER_MB (1024L * 1024)
+#define LIBRARY_OBJECTS_PER_IMAGE 3 /* the original, the thumbnail, the display copy */
 
 static int fail(iotd_library_error *err, int status, const char *field, const char *message)
 {
@@ -128,10 +137,77 @@ static void s3_failure(iotd_library_error *err, int rc, const iotd_s3_error *e)
                           : "The image could not be stored. Nothing was saved; please try again.");
 }
 
-int iotd_library_store_file(iotd_s3 *s3, const iotd_config *cfg, iotd_arena *a, const void *bytes, size_t len,
-                            iotd_image *file, iotd_library_error *err)
+/* An object about to be stored. */
+typedef struct new_object {
+    const char *key;
+    const void *data;
+    size_t len;
+    const char *content_type;
+} new_object;
+
+static int discard_keys(iotd_db *db, iotd_s3 *s3, const char *const *keys, size_t n, char *detail,
+                        size_t detail_len);
+
+/* PUTs the objects in order; when one fails, those stored before it are
+ * deleted again (or recorded for gc, err->object_kept). */
+static int put_objects(iotd_db *db, iotd_s3 *s3, const new_object *objs, size_t n, iotd_library_error *err)
 {
-    if (len > (size_t)cfg->max_upload_mb * 1024 * 1024) {
+    for (size_t i = 0; i < n; i++) {
+        iotd_s3_error e;
+        memset(&e, 0, sizeof e);
+        int rc = iotd_s3_put(s3, objs[i].key, objs[i].data, objs[i].len, objs[i].content_type, &e);
+        if (rc == IOTD_OK)
+            continue;
+        s3_failure(err, rc, &e);
+        const char *stored[LIBRARY_OBJECTS_PER_IMAGE];
+        for (size_t j = 0; j < i && j < IOTD_ARRAY_LEN(stored); j++)
+            stored[j] = objs[j].key;
+        char why[128];
+        err->object_kept = discard_keys(db, s3, stored, i, why, sizeof why) != IOTD_OK;
+        return IOTD_ERROR;
+    }
+    return IOTD_OK;
+}
+
+/* A fresh key for a rendition of original, in the arena. */
+static const char *rendition_key(iotd_arena *a, const char *original, iotd_rendition_kind kind,
+                                 const char *ext)
+{
+    iotd_buf key = IOTD_BUF_INIT;
+    const char *out = NULL;
+    if (iotd_renditions_key(original, kind, ext, &key) == IOTD_OK)
+        out = iotd_arena_strndup(a, key.data, key.len);
+    iotd_buf_free(&key);
+    return out;
+}
+
+static void set_rendition(iotd_rendition *r, const char *key, const iotd_rendition_out *made)
+{
+    r->key = key;
+    r->width = made->width;
+    r->height = made->height;
+}
+
+/* Makes the renditions of bytes (refusing, as a form error on the file,
+ * an image libvips cannot read). */
+static int make_renditions(const void *bytes, size_t len, iotd_rendition_out *thumb,
+                           iotd_rendition_out *display, iotd_library_error *err)
+{
+    char why[IOTD_RENDITIONS_ERR_LEN];
+    int rc = iotd_renditions_make(bytes, len, thumb, display, why, sizeof why);
+    if (rc == IOTD_OK)
+        return IOTD_OK;
+    err->stage = IOTD_LIBRARY_CHECK;
+    snprintf(err->detail, sizeof err->detail, "making renditions: %s", why);
+    if (rc == IOTD_DECLINED)
+        return fail(err, 400, "file", why);
+    return fail(err, 500, "file", "The image could not be processed. Nothing was saved; please try again.");
+}
+
+int iotd_library_store_file(iotd_db *db, iotd_s3 *s3, const iotd_config *cfg, iotd_arena *a,
+                            const void *bytes, size_t len, iotd_image *file, iotd_library_error *err)
+{
+    if (len > (size_t)cfg->max_upload_mb * LIBRARY_BYTES_PER_MB) {
         char msg[128];
         snprintf(msg, sizeof msg, "The file is larger than %ld MB.", cfg->max_upload_mb);
         return fail(err, 413, "file", msg);
@@ -142,29 +218,39 @@ int iotd_library_store_file(iotd_s3 *s3, const iotd_config *cfg, iotd_arena *a, 
         return fail(err, 400, "file", "The file is empty. Please choose an image file.");
     if (iotd_imagefile_detect(bytes, len, &info, why, sizeof why) != IOTD_OK)
         return fail(err, 400, "file", why);
-    iotd_buf key = IOTD_BUF_INIT;
-    if (iotd_s3_make_key(&cfg->s3, info.extension, &key) != IOTD_OK) {
-        iotd_buf_free(&key);
-        return fail(err, 500, "file", "Could not name the new object.");
-    }
-    iotd_s3_error e;
-    memset(&e, 0, sizeof e);
-    int rc = iotd_s3_put(s3, key.data, bytes, len, info.content_type, &e);
-    if (rc != IOTD_OK) {
-        iotd_buf_free(&key);
-        s3_failure(err, rc, &e);
+    iotd_rendition_out thumb, display;
+    if (make_renditions(bytes, len, &thumb, &display, err) != IOTD_OK)
         return IOTD_ERROR;
-    }
+    int rc = IOTD_ERROR;
+    iotd_buf key = IOTD_BUF_INIT;
     memset(file, 0, sizeof *file);
-    file->object_key = iotd_arena_strndup(a, key.data, key.len);
-    iotd_buf_free(&key);
+    if (iotd_s3_make_key(&cfg->s3, info.extension, &key) != IOTD_OK ||
+        !(file->object_key = iotd_arena_strndup(a, key.data, key.len)) ||
+        !(file->thumb.key = rendition_key(a, file->object_key, IOTD_RENDITION_THUMB, thumb.extension)) ||
+        !(file->display.key =
+              rendition_key(a, file->object_key, IOTD_RENDITION_DISPLAY, display.extension))) {
+        fail(err, 500, "file", "Could not name the new objects.");
+        goto out;
+    }
+    new_object objs[LIBRARY_OBJECTS_PER_IMAGE] = {
+        {file->object_key, bytes, len, info.content_type},
+        {file->thumb.key, thumb.data, thumb.len, thumb.content_type},
+        {file->display.key, display.data, display.len, display.content_type},
+    };
+    if (put_objects(db, s3, objs, IOTD_ARRAY_LEN(objs), err) != IOTD_OK)
+        goto out;
     file->content_type = info.content_type;
     file->byte_size = (long long)len;
     file->width = info.width;
     file->height = info.height;
-    if (!file->object_key)
-        return fail(err, 500, "", "Out of memory.");
-    return IOTD_OK;
+    set_rendition(&file->thumb, file->thumb.key, &thumb);
+    set_rendition(&file->display, file->display.key, &display);
+    rc = IOTD_OK;
+out:
+    iotd_buf_free(&key);
+    iotd_rendition_out_free(&thumb);
+    iotd_rendition_out_free(&display);
+    return rc;
 }
 
 int iotd_library_discard_object(iotd_db *db, iotd_s3 *s3, const char *key, char *detail, size_t detail_len)
@@ -183,6 +269,47 @@ int iotd_library_discard_object(iotd_db *db, iotd_s3 *s3, const char *key, char 
         iotd_log(IOTD_LOG_ERROR, "could not record object %s for deletion: iotd gc will list it as an orphan",
                  key);
     return IOTD_AGAIN;
+}
+
+/* Discards each non-empty key; IOTD_OK, or IOTD_AGAIN when any is kept
+ * for gc (the last cause in detail). */
+static int discard_keys(iotd_db *db, iotd_s3 *s3, const char *const *keys, size_t n, char *detail,
+                        size_t detail_len)
+{
+    int rc = IOTD_OK;
+    for (size_t i = 0; i < n; i++)
+        if (keys[i] && keys[i][0] &&
+            iotd_library_discard_object(db, s3, keys[i], detail, detail_len) != IOTD_OK)
+            rc = IOTD_AGAIN;
+    return rc;
+}
+
+static int discard_image_keys(iotd_db *db, iotd_s3 *s3, const iotd_image_keys *k, char *detail,
+                              size_t detail_len)
+{
+    const char *keys[] = {k->original, k->thumb, k->display};
+    return discard_keys(db, s3, keys, IOTD_ARRAY_LEN(keys), detail, detail_len);
+}
+
+/* Records each of the row's objects for deletion (inside the caller's transaction). */
+static int request_deletions(iotd_db *db, const iotd_image_keys *k)
+{
+    const char *keys[] = {k->original, k->thumb, k->display};
+    for (size_t i = 0; i < IOTD_ARRAY_LEN(keys); i++) {
+        if (!keys[i] || !keys[i][0])
+            continue;
+        int rc = iotd_deletions_request(db, keys[i]);
+        if (rc != IOTD_OK)
+            return rc;
+    }
+    return IOTD_OK;
+}
+
+static void stored_keys(const iotd_image *file, iotd_image_keys *k)
+{
+    k->original = file->object_key;
+    k->thumb = file->thumb.key;
+    k->display = file->display.key;
 }
 
 static int db_failure(iotd_library_error *err, int rc)
@@ -210,7 +337,7 @@ int iotd_library_add(iotd_db *db, iotd_s3 *s3, const iotd_config *cfg, iotd_aren
         err->stage = IOTD_LIBRARY_CHECK; /* checked before anything was stored */
         return IOTD_ERROR;
     }
-    if (iotd_library_store_file(s3, cfg, a, bytes, len, out, err) != IOTD_OK)
+    if (iotd_library_store_file(db, s3, cfg, a, bytes, len, out, err) != IOTD_OK)
         return IOTD_ERROR;
     out->name = name;
     out->tagline = tagline;
@@ -222,7 +349,9 @@ int iotd_library_add(iotd_db *db, iotd_s3 *s3, const iotd_config *cfg, iotd_aren
         else
             db_failure(err, rc);
         char why[128];
-        err->object_kept = iotd_library_discard_object(db, s3, out->object_key, why, sizeof why) != IOTD_OK;
+        iotd_image_keys stored;
+        stored_keys(out, &stored);
+        err->object_kept = discard_image_keys(db, s3, &stored, why, sizeof why) != IOTD_OK;
         return IOTD_ERROR;
     }
     return IOTD_OK;
@@ -238,17 +367,17 @@ int iotd_library_update(iotd_db *db, iotd_s3 *s3, const iotd_config *cfg, iotd_a
         return IOTD_ERROR;
     iotd_image file;
     int have_file = bytes != NULL && len > 0;
-    if (have_file && iotd_library_store_file(s3, cfg, a, bytes, len, &file, err) != IOTD_OK)
+    if (have_file && iotd_library_store_file(db, s3, cfg, a, bytes, len, &file, err) != IOTD_OK)
         return IOTD_ERROR;
-    const char *old_key = NULL;
+    iotd_image_keys old = {NULL, NULL, NULL};
     int rc = iotd_db_begin(db);
     int taken = 0;
     if (rc == IOTD_OK)
         rc = iotd_images_update_text(db, id, name, tagline, date, &taken);
     if (rc == IOTD_OK && have_file)
-        rc = iotd_images_update_file(db, a, id, &file, &old_key);
-    if (rc == IOTD_OK && old_key)
-        rc = iotd_deletions_request(db, old_key);
+        rc = iotd_images_update_file(db, a, id, &file, &old);
+    if (rc == IOTD_OK && have_file)
+        rc = request_deletions(db, &old);
     if (rc == IOTD_OK)
         rc = iotd_db_commit(db);
     if (rc != IOTD_OK) {
@@ -262,14 +391,15 @@ int iotd_library_update(iotd_db *db, iotd_s3 *s3, const iotd_config *cfg, iotd_a
             db_failure(err, rc);
         }
         char why[128];
-        if (have_file)
-            err->object_kept =
-                iotd_library_discard_object(db, s3, file.object_key, why, sizeof why) != IOTD_OK;
+        if (have_file) {
+            iotd_image_keys stored;
+            stored_keys(&file, &stored);
+            err->object_kept = discard_image_keys(db, s3, &stored, why, sizeof why) != IOTD_OK;
+        }
         return IOTD_ERROR;
     }
-    if (old_key)
-        err->object_kept =
-            iotd_library_discard_object(db, s3, old_key, err->detail, sizeof err->detail) != IOTD_OK;
+    if (have_file)
+        err->object_kept = discard_image_keys(db, s3, &old, err->detail, sizeof err->detail) != IOTD_OK;
     return IOTD_OK;
 }
 
@@ -277,12 +407,12 @@ int iotd_library_remove(iotd_db *db, iotd_s3 *s3, iotd_arena *a, long long id, i
 {
     /* The row goes and the object's deletion is recorded in one transaction,
      * so a crash or an S3 outage afterwards leaves work for gc, never an orphan. */
-    const char *key = NULL;
+    iotd_image_keys keys = {NULL, NULL, NULL};
     int rc = iotd_db_begin(db);
     if (rc == IOTD_OK)
-        rc = iotd_images_delete(db, a, id, &key);
+        rc = iotd_images_delete(db, a, id, &keys);
     if (rc == IOTD_OK)
-        rc = iotd_deletions_request(db, key);
+        rc = request_deletions(db, &keys);
     if (rc == IOTD_OK)
         rc = iotd_db_commit(db);
     if (rc != IOTD_OK) {
@@ -294,6 +424,93 @@ int iotd_library_remove(iotd_db *db, iotd_s3 *s3, iotd_arena *a, long long id, i
         }
         return db_failure(err, rc);
     }
-    err->object_kept = iotd_library_discard_object(db, s3, key, err->detail, sizeof err->detail) != IOTD_OK;
+    err->object_kept = discard_image_keys(db, s3, &keys, err->detail, sizeof err->detail) != IOTD_OK;
     return IOTD_OK;
+}
+
+/* The original's bytes, for a rebuild. */
+static int fetch_original(iotd_s3 *s3, const iotd_config *cfg, const char *key, iotd_buf *body,
+                          iotd_library_error *err)
+{
+    size_t max = (size_t)cfg->max_upload_mb * LIBRARY_BYTES_PER_MB;
+    if (max < IOTD_LIBRARY_REBUILD_MAX_BYTES) /* the limit may have been lowered since the upload */
+        max = IOTD_LIBRARY_REBUILD_MAX_BYTES;
+    iotd_s3_error e;
+    memset(&e, 0, sizeof e);
+    int rc = iotd_s3_get(s3, key, max, body, &e);
+    if (rc == IOTD_OK)
+        return IOTD_OK;
+    err->stage = IOTD_LIBRARY_STORE;
+    if (rc == IOTD_DECLINED) {
+        snprintf(err->detail, sizeof err->detail, "the original object %.200s is missing", key);
+        return fail(err, 404, "", "The image's original file is missing from the store.");
+    }
+    s3_error_text(&e, err->detail, sizeof err->detail);
+    return fail(err, rc == IOTD_AGAIN ? 503 : 500, "", "The original could not be fetched from the store.");
+}
+
+int iotd_library_rebuild(iotd_db *db, iotd_s3 *s3, const iotd_config *cfg, iotd_arena *a, long long id,
+                         iotd_image *out, iotd_library_error *err)
+{
+    int rc = iotd_images_get(db, a, id, out);
+    if (rc == IOTD_DECLINED) {
+        err->stage = IOTD_LIBRARY_CHECK;
+        snprintf(err->detail, sizeof err->detail, "there is no image with id %lld", id);
+        fail(err, 404, "", "That image no longer exists.");
+        return IOTD_DECLINED;
+    }
+    if (rc != IOTD_OK)
+        return db_failure(err, rc);
+    iotd_buf body = IOTD_BUF_INIT;
+    iotd_rendition_out thumb, display;
+    memset(&thumb, 0, sizeof thumb);
+    memset(&display, 0, sizeof display);
+    iotd_rendition t = {NULL, 0, 0}, d = {NULL, 0, 0};
+    iotd_image_keys old = {NULL, NULL, NULL};
+    rc = IOTD_ERROR;
+    if (fetch_original(s3, cfg, out->object_key, &body, err) != IOTD_OK ||
+        make_renditions(body.data, body.len, &thumb, &display, err) != IOTD_OK)
+        goto out;
+    if (!(t.key = rendition_key(a, out->object_key, IOTD_RENDITION_THUMB, thumb.extension)) ||
+        !(d.key = rendition_key(a, out->object_key, IOTD_RENDITION_DISPLAY, display.extension))) {
+        fail(err, 500, "", "Could not name the new objects.");
+        goto out;
+    }
+    set_rendition(&t, t.key, &thumb);
+    set_rendition(&d, d.key, &display);
+    new_object objs[] = {{t.key, thumb.data, thumb.len, thumb.content_type},
+                         {d.key, display.data, display.len, display.content_type}};
+    if (put_objects(db, s3, objs, IOTD_ARRAY_LEN(objs), err) != IOTD_OK)
+        goto out;
+    int db_rc = iotd_db_begin(db);
+    if (db_rc == IOTD_OK)
+        db_rc = iotd_images_set_renditions(db, a, id, out->object_key, &t, &d, &old);
+    old.original = NULL; /* stays */
+    if (db_rc == IOTD_OK)
+        db_rc = request_deletions(db, &old);
+    if (db_rc == IOTD_OK)
+        db_rc = iotd_db_commit(db);
+    if (db_rc != IOTD_OK) {
+        iotd_db_rollback(db);
+        if (db_rc == IOTD_DECLINED) {
+            err->stage = IOTD_LIBRARY_SAVE;
+            snprintf(err->detail, sizeof err->detail, "the image was removed or its file replaced meanwhile");
+            fail(err, 409, "", "The image changed while its renditions were made.");
+        } else {
+            db_failure(err, db_rc);
+        }
+        const char *stored[] = {t.key, d.key};
+        char why[128];
+        err->object_kept = discard_keys(db, s3, stored, IOTD_ARRAY_LEN(stored), why, sizeof why) != IOTD_OK;
+        goto out;
+    }
+    out->thumb = t;
+    out->display = d;
+    err->object_kept = discard_image_keys(db, s3, &old, err->detail, sizeof err->detail) != IOTD_OK;
+    rc = IOTD_OK;
+out:
+    iotd_buf_free(&body);
+    iotd_rendition_out_free(&thumb);
+    iotd_rendition_out_free(&display);
+    return rc;
 }

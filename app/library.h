@@ -45,10 +45,12 @@ long iotd_library_text_chars(const char *s);
  * (<= 500): valid UTF-8, no control characters. The trimmed strings are
  * written back into the arena. */
 int iotd_library_check_text(iotd_arena *a, const char **name, const char **tagline, iotd_library_error *err);
-/* Checks bytes as an image (type by content, size limit) and stores it
- * under a fresh random key. On success file describes the stored object. */
-int iotd_library_store_file(iotd_s3 *s3, const iotd_config *cfg, iotd_arena *a, const void *bytes, size_t len,
-                            iotd_image *file, iotd_library_error *err);
+/* Checks bytes as an image (type by content, size limit), makes its
+ * renditions, and stores the three objects under a fresh random key (the
+ * renditions' keys derived from it). On success file describes them; on
+ * failure nothing stays stored (or it is recorded for gc, object_kept). */
+int iotd_library_store_file(iotd_db *db, iotd_s3 *s3, const iotd_config *cfg, iotd_arena *a,
+                            const void *bytes, size_t len, iotd_image *file, iotd_library_error *err);
 /* The text an editor gives an image: name, tagline, and the date it is
  * featured on (YYYY-MM-DD, or "" / NULL for none). */
 typedef struct iotd_library_text {
@@ -59,19 +61,30 @@ typedef struct iotd_library_text {
 
 /* Checks a feature date: "" or a real YYYY-MM-DD. */
 int iotd_library_check_date(const char *date, iotd_library_error *err);
-/* A new image: store, then insert; the object is deleted if the insert
- * fails. A date already taken is status 409 on field feature_date. */
+/* A new image: store (original and renditions), then insert; the objects
+ * are deleted if the insert fails. A date already taken is status 409 on
+ * field feature_date. */
 int iotd_library_add(iotd_db *db, iotd_s3 *s3, const iotd_config *cfg, iotd_arena *a, const void *bytes,
                      size_t len, const iotd_library_text *text, iotd_image *out, iotd_library_error *err);
 /* Name, tagline and date, and optionally a new file (bytes may be NULL):
- * the new object is stored first, the row updated, then the old object removed. */
+ * the new objects are stored first, the row updated and the old objects
+ * recorded for deletion in one transaction, then the old objects removed. */
 int iotd_library_update(iotd_db *db, iotd_s3 *s3, const iotd_config *cfg, iotd_arena *a, long long id,
                         const iotd_library_text *text, const void *bytes, size_t len,
                         iotd_library_error *err);
-/* Deletes the row and records the object for deletion in one transaction,
- * then deletes the object. IOTD_OK even when only the object delete failed
+/* Deletes the row and records its objects for deletion in one transaction,
+ * then deletes them. IOTD_OK even when only an object delete failed
  * (err->object_kept says so; gc retries it). DECLINED: no such image. */
 int iotd_library_remove(iotd_db *db, iotd_s3 *s3, iotd_arena *a, long long id, iotd_library_error *err);
+
+#define IOTD_LIBRARY_REBUILD_MAX_BYTES (256L * 1024 * 1024) /* an original fetched for a rebuild */
+
+/* Makes an image's renditions again from its original: PUT under fresh
+ * keys, the row pointed at them (only if its original is unchanged) with
+ * the old renditions recorded for deletion, then those deleted. On success
+ * out is the row with its new renditions. DECLINED: no such image. */
+int iotd_library_rebuild(iotd_db *db, iotd_s3 *s3, const iotd_config *cfg, iotd_arena *a, long long id,
+                         iotd_image *out, iotd_library_error *err);
 /* Deletes an object whose row is gone and forgets its deletion record;
  * IOTD_OK, or IOTD_AGAIN when it failed and is recorded for iotd gc
  * (the cause in detail). */

@@ -1077,6 +1077,32 @@ static char *thumbnail_url(const http_result *list, long long id)
     return html_unescape(best, strcspn(best, "\""));
 }
 
+/* The presigned URL of the current image on an edit page (malloc'd). */
+static char *current_image_url(const http_result *edit)
+{
+    const char *end = strstr(edit->body.data, "\" alt=\"The current image\"");
+    ck_assert_ptr_nonnull(end);
+    const char *start = end;
+    while (start > edit->body.data && strncmp(start, "src=\"", 5) != 0)
+        start--;
+    ck_assert(strncmp(start, "src=\"", 5) == 0);
+    start += 5;
+    return html_unescape(start, (size_t)(end - start));
+}
+
+/* GETs url: 200, the given Content-Type, and the body. */
+static http_result fetch_typed(const char *url, const char *type)
+{
+    ck_assert_msg(strstr(url, "X-Amz-Signature=") != NULL, "not presigned: %s", url);
+    http_result obj = fetch(url, "GET");
+    ck_assert_msg(obj.status == 200, "GET %s: %ld", url, obj.status);
+    const char *got_type = strcasestr(obj.headers.data, "\nContent-Type: ");
+    ck_assert_ptr_nonnull(got_type);
+    ck_assert_msg(strncasecmp(got_type + 15, type, strlen(type)) == 0, "S3 Content-Type %.40s, expected %s",
+                  got_type + 15, type);
+    return obj;
+}
+
 START_TEST(test_each_format_accepted)
 {
     browser a = {0};
@@ -1106,7 +1132,7 @@ START_TEST(test_each_format_accepted)
         ck_assert_int_eq(atoll(size), (long long)img.len);
         ck_assert_str_eq(tl, tagline);
         ck_assert_ptr_null(strstr(key, "upload")); /* the browser's filename names nothing */
-        /* the list page links a presigned URL that serves the same bytes with the detected type */
+        /* the list page shows the thumbnail rendition: an opaque image becomes a JPEG, never enlarged */
         char path[256];
         char *q = curl_easy_escape(NULL, name, 0);
         snprintf(path, sizeof path, "/admin/?q=%s", q);
@@ -1115,13 +1141,22 @@ START_TEST(test_each_format_accepted)
         ck_assert_int_eq(list.status, 200);
         char *url = thumbnail_url(&list, id);
         http_free(&list);
-        ck_assert_msg(strstr(url, "X-Amz-Signature=") != NULL, "not presigned: %s", url);
-        http_result obj = fetch(url, "GET");
-        ck_assert_msg(obj.status == 200, "GET %s: %ld", url, obj.status);
-        const char *got_type = strcasestr(obj.headers.data, "\nContent-Type: ");
-        ck_assert_ptr_nonnull(got_type);
-        ck_assert_msg(strncasecmp(got_type + 15, formats[i].type, strlen(formats[i].type)) == 0,
-                      "S3 Content-Type for %s: %.40s", formats[i].ext, got_type + 15);
+        char *thumb_key = image_column(id, "thumb_key"), *tw = image_column(id, "thumb_width");
+        ck_assert_msg(strstr(url, thumb_key) != NULL, "list thumbnail %s is not %s", url, thumb_key);
+        ck_assert_int_eq(atoi(tw), formats[i].w);
+        http_result obj = fetch_typed(url, "image/jpeg");
+        ck_assert(obj.body.len > 3 && memcmp(obj.body.data, "\xFF\xD8\xFF", 3) == 0);
+        http_free(&obj);
+        free(url);
+        free(thumb_key);
+        free(tw);
+        /* the edit page links a presigned URL that serves the same bytes with the detected type */
+        snprintf(path, sizeof path, "/admin/images/%lld/edit", id);
+        http_result edit = get(&a, path);
+        ck_assert_int_eq(edit.status, 200);
+        url = current_image_url(&edit);
+        http_free(&edit);
+        obj = fetch_typed(url, formats[i].type);
         ck_assert_uint_eq(obj.body.len, img.len);
         ck_assert(memcmp(obj.body.data, img.data, img.len) == 0);
         http_free(&obj);

@@ -79,6 +79,8 @@ static json_object *image_json(iotd_ctx *ctx, const iotd_image *img)
     json_object_object_add(o, "tagline_short",
                            json_object_new_string(shorten(ctx->arena, img->tagline, TAGLINE_SHORT_CHARS)));
     json_object_object_add(o, "url", json_object_new_string(url ? url : ""));
+    const char *thumb_url = iotd_media_rendition_url(ctx, img, IOTD_MEDIA_THUMB);
+    json_object_object_add(o, "thumb_url", json_object_new_string(thumb_url ? thumb_url : ""));
     json_object_object_add(o, "width", json_object_new_int(img->width));
     json_object_object_add(o, "height", json_object_new_int(img->height));
     json_object_object_add(o, "uploaded_at", json_object_new_string(img->uploaded_at));
