@@ -5,10 +5,15 @@
  * Signals only write their number to a self-pipe; all the work happens in
  * the poll loop, so nothing unsafe runs in a handler.
  *  - SIGCHLD: reap; a worker that died unexpectedly is replaced at once
- *    (after a 1 s pause if it died within a second of starting, so a worker
- *    that cannot start does not spin).
- *  - SIGTERM/SIGINT: close the socket, ask workers to finish their request
- *    and exit, wait up to grace_seconds, then SIGKILL what is left; exit 0.
+ *    (after a 1 s pause if it died within a second of starting without
+ *    having reported ready, so a worker that cannot start does not spin,
+ *    while one killed soon after it began serving is replaced at once).
+ *  - SIGTERM/SIGINT: ask workers to finish their request and exit, wait up
+ *    to grace_seconds, then SIGKILL what is left; exit 0. The master keeps
+ *    the listening socket open until it exits: connections that arrive
+ *    during the drain wait in the backlog and are refused only when the
+ *    drain is over, so nginx shows its static page after the drain, never
+ *    while requests in flight are still being answered.
  *  - SIGHUP: re-read config and templates, then for each worker start a new
  *    one, wait until it reports ready, and only then retire an old one, so
  *    there is always a full pool accepting and no request fails.
@@ -43,6 +48,7 @@ typedef struct slot {
     pid_t pid;
     unsigned generation;
     int retiring;
+    int ready; /* reported ready through the pipe */
     long long started_ms;
 } slot;
 
@@ -134,7 +140,7 @@ static pid_t spawn(pool *p)
         iotd_worker_args args = {p->cfg, p->views, p->listen_fd, p->ready_wr};
         _exit(iotd_worker_run(&args));
     }
-    p->slots[i] = (slot){pid, p->generation, 0, now_ms()};
+    p->slots[i] = (slot){pid, p->generation, 0, 0, now_ms()};
     return pid;
 }
 
@@ -166,7 +172,7 @@ static void reap(pool *p)
                 continue;
             int expected = p->stopping || s->retiring;
             log_exit(pid, status, expected);
-            if (!expected && now_ms() - s->started_ms < POOL_CRASH_WINDOW_MS)
+            if (!expected && !s->ready && now_ms() - s->started_ms < POOL_CRASH_WINDOW_MS)
                 p->respawn_after_ms = now_ms() + POOL_CRASH_WINDOW_MS;
             if (p->awaiting_ready == pid)
                 p->awaiting_ready = 0;
@@ -231,6 +237,9 @@ static void read_ready(pool *p)
 {
     pid_t pid;
     while (read(p->ready_rd, &pid, sizeof pid) == (ssize_t)sizeof pid) {
+        for (size_t i = 0; i < IOTD_ARRAY_LEN(p->slots); i++)
+            if (p->slots[i].pid == pid)
+                p->slots[i].ready = 1;
         if (pid == p->awaiting_ready) {
             p->awaiting_ready = 0;
             retire_one_old(p);
@@ -268,8 +277,6 @@ static void begin_stop(pool *p)
         return;
     p->stopping = 1;
     p->stop_deadline_ms = now_ms() + (long long)p->cfg->grace_seconds * 1000;
-    close(p->listen_fd);
-    p->listen_fd = -1;
     iotd_log(IOTD_LOG_INFO, "stopping: waiting up to %d s for requests in flight", p->cfg->grace_seconds);
     signal_all(p, SIGTERM);
 }
@@ -346,6 +353,7 @@ int iotd_pool_run(iotd_config *cfg)
             p.stop_deadline_ms = now_ms() + 60 * 1000;
         }
     }
+    close(p.listen_fd); /* connections still in the backlog are refused now */
     iotd_log(IOTD_LOG_INFO, "stopped");
     iotd_tpl_set_free(p.views);
     close(p.ready_rd);
