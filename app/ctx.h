@@ -18,6 +18,7 @@
 #include "template.h"
 
 struct iotd_s3;
+struct iotd_pagecache;
 
 #define IOTD_ROUTE_MAX_PARAMS 4
 
@@ -29,6 +30,7 @@ typedef struct iotd_ctx {
     struct iotd_s3 *s3;
     const char *csp;   /* Content-Security-Policy value, built at start */
     int schema_ok;     /* the database schema is recent enough */
+    struct iotd_pagecache *pages; /* public pages this worker keeps (pagecache.h); NULL = none */
 
     /* request lifetime */
     iotd_arena *arena;

@@ -101,8 +101,7 @@ int iotd_view_json(iotd_ctx *ctx, int status, json_object *obj)
 
 #define ETAG_HASH_BYTES 16 /* 128 bits of SHA-256: plenty to tell bodies apart */
 
-/* 1 when the If-None-Match header lists etag (or is "*"). */
-static int etag_matches(const char *header, const char *etag)
+int iotd_view_etag_matches(const char *header, const char *etag)
 {
     if (!header)
         return 0;
@@ -158,7 +157,7 @@ int iotd_view_public(iotd_ctx *ctx, const char *last_modified)
         rc = iotd_response_header(res, "Last-Modified", http_date);
     if (rc == IOTD_OK)
         rc = iotd_response_header(res, "Cache-Control", max_age);
-    if (rc == IOTD_OK && res->status == 200 && etag_matches(ctx->req->if_none_match, etag.data)) {
+    if (rc == IOTD_OK && res->status == 200 && iotd_view_etag_matches(ctx->req->if_none_match, etag.data)) {
         res->status = 304;
         iotd_buf_reset(&res->body);
     }

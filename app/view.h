@@ -23,5 +23,7 @@ int iotd_view_json(iotd_ctx *ctx, int status, json_object *obj);
  * image URLs change with it), and an ETag from the body's hash; answers 304
  * with no body when If-None-Match has that ETag. Call after the body is set. */
 int iotd_view_public(iotd_ctx *ctx, const char *last_modified);
+/* 1 when an If-None-Match header value (NULL for none) lists etag or is "*". */
+int iotd_view_etag_matches(const char *if_none_match, const char *etag);
 
 #endif

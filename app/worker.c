@@ -6,6 +6,14 @@
  * listening socket, so a worker blocked in accept returns at once, while a
  * worker in the middle of a request finishes it first (libfcgi is told to
  * fail the accept on EINTR rather than retry).
+ *
+ * nginx may keep its FastCGI connections open (fastcgi_keep_conn); a worker
+ * then waits for the next request on the same connection instead of in
+ * accept. SIGTERM shuts that idle connection down so the worker leaves at
+ * once; nginx retries a request that meets a closed kept connection.
+ *
+ * Public pages are answered from the worker's page cache when nothing they
+ * show changed (pagecache.c); the handler runs otherwise.
  */
 #include "worker.h"
 
@@ -16,12 +24,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "iotd.h"
 #include "log.h"
 #include "migrate.h"
+#include "pagecache.h"
 #include "router.h"
 #include "s3.h"
 #include "view.h"
@@ -32,6 +42,7 @@
 /* Signal state: the only mutable statics in the worker. */
 static volatile sig_atomic_t worker_stop;
 static volatile sig_atomic_t worker_listen_fd = -1;
+static volatile sig_atomic_t worker_idle_conn_fd = -1; /* a kept connection between requests */
 
 static void on_stop_signal(int sig)
 {
@@ -41,6 +52,8 @@ static void on_stop_signal(int sig)
         close(worker_listen_fd);
         worker_listen_fd = -1;
     }
+    if (worker_idle_conn_fd >= 0)
+        shutdown(worker_idle_conn_fd, SHUT_RDWR);
 }
 
 static int install_signals(void)
@@ -105,9 +118,16 @@ void iotd_worker_handle(iotd_ctx *ctx)
 {
     if (strcmp(ctx->req->method, "HEAD") == 0)
         ctx->res->head_only = 1;
+    if (iotd_pagecache_serve(ctx) == IOTD_OK) {
+        add_common_headers(ctx);
+        return;
+    }
     if (iotd_router_dispatch(ctx, iotd_routes, iotd_nroutes) != IOTD_OK) {
         iotd_response_reset(ctx->res);
+        ctx->res->head_only = strcmp(ctx->req->method, "HEAD") == 0;
         (void)iotd_view_error(ctx, 500, NULL);
+    } else {
+        iotd_pagecache_keep(ctx);
     }
     add_common_headers(ctx);
 }
@@ -202,13 +222,14 @@ int iotd_worker_run(const iotd_worker_args *args)
     iotd_db *db = iotd_db_new(args->cfg->database_url);
     iotd_aws_env aws = args->cfg->aws; /* the S3 client keeps a pointer to it */
     iotd_s3 *s3 = iotd_s3_new(&args->cfg->s3, &aws);
+    iotd_pagecache *pages = iotd_pagecache_new();
     iotd_response res;
     iotd_response_init(&res);
     iotd_buf head;
     iotd_buf_init(&head, 0);
     FCGX_Request fr;
     int status = 1;
-    if (!life || !arena || !db || !s3 || FCGX_InitRequest(&fr, args->listen_fd, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
+    if (!life || !arena || !db || !s3 || !pages || FCGX_InitRequest(&fr, args->listen_fd, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
         iotd_log(IOTD_LOG_ERROR, "worker start failed: out of memory");
         goto done;
     }
@@ -217,6 +238,7 @@ int iotd_worker_run(const iotd_worker_args *args)
         .views = args->views,
         .db = db,
         .s3 = s3,
+        .pages = pages,
         .csp = build_csp(args->cfg, life),
         .arena = arena,
         .res = &res,
@@ -229,7 +251,13 @@ int iotd_worker_run(const iotd_worker_args *args)
         close(args->ready_fd);
     }
     while (!worker_stop) {
-        if (FCGX_Accept_r(&fr) < 0) {
+        /* with a kept connection, Accept waits on it for the next request */
+        worker_idle_conn_fd = fr.ipcFd >= 0 && fr.keepConnection ? fr.ipcFd : -1;
+        if (worker_stop)
+            break;
+        int accepted = FCGX_Accept_r(&fr);
+        worker_idle_conn_fd = -1;
+        if (accepted < 0) {
             if (worker_stop)
                 break;
             if (errno != EINTR) {
@@ -245,6 +273,7 @@ int iotd_worker_run(const iotd_worker_args *args)
 done:
     iotd_buf_free(&head);
     iotd_response_free(&res);
+    iotd_pagecache_free(pages);
     iotd_s3_free(s3);
     iotd_db_free(db);
     iotd_arena_destroy(arena);

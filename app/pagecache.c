@@ -1,0 +1,406 @@
+/*
+ * pagecache.c — the worker's cache of public pages.
+ *
+ * A public page (/, /day/..., /archive, /feed.atom, /api/v1/...) is a
+ * function of its URL, the site's origin, the images table, today's date in
+ * IOTD_TIMEZONE and the presign window its image URLs were signed for.
+ * Rendering it costs a query, two presigns, a json-c tree, the template and
+ * a SHA-256; serving it again costs a memcpy. So each worker keeps what it
+ * rendered, keyed by origin + path + query, and serves it while none of the
+ * inputs changed:
+ *
+ *  - images: migration 0004 notifies channel iotd_images on every change,
+ *    from any writer (admin, `iotd image`, plain SQL). The worker LISTENs on
+ *    its own connection and, before every hit, runs one tiny query (today's
+ *    date, and whether the connection still listens). The round trip is
+ *    what makes "visible on the very next request" exact: the committing
+ *    backend signals the listeners before its client sees the commit, so a
+ *    notification for any change committed before this request was sent
+ *    reaches libpq before our query's answer does. Any notification, a
+ *    reconnection (no longer listening) or a failed query empties the cache.
+ *  - the day: the same query returns today's date; a new day empties it.
+ *  - the presign window: an entry is served only in the window it was
+ *    rendered in (and only kept when the window did not turn while it was
+ *    rendered), so a kept page never carries a URL signed for an earlier
+ *    window than the one a fresh render would use.
+ *  - anything else (credentials rotating, clock steps): entries are
+ *    re-rendered at least every IOTD_PAGECACHE_MAX_AGE_S seconds.
+ *
+ * A page is kept only after a second check that nothing changed while it
+ * was being rendered. 304s are decided here from the kept ETag, so a
+ * client's If-None-Match never stops a page from being kept. Memory is
+ * bounded (entries, bytes, page size) with least-recently-used eviction;
+ * a hit allocates nothing.
+ */
+#include "pagecache.h"
+
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "iotd.h"
+#include "sigv4.h"
+#include "view.h"
+
+#define PAGECACHE_DATE_CHARS 16
+#define PAGECACHE_DEFAULT_TTL 3600 /* as s3.c, when no presign TTL is configured */
+
+/* Routes whose answer depends only on the inputs above (see routes.c). */
+static const char *const cacheable_routes[] = {
+    "home", "day", "archive", "feed", "api_today", "api_day", "api_days", "api_openapi",
+};
+
+typedef struct entry {
+    char *mem; /* one block: key, headers, body, etag; NULL = free slot */
+    const char *key, *headers, *body, *etag;
+    size_t key_len, headers_len, body_len, bytes;
+    uint64_t hash;
+    const char *route; /* a name from the route table, for the request log */
+    int64_t window;    /* presign window the page was rendered in */
+    time_t stored;     /* CLOCK_MONOTONIC seconds */
+    unsigned long long used;
+} entry;
+
+struct iotd_pagecache {
+    entry entries[IOTD_PAGECACHE_MAX_ENTRIES];
+    size_t bytes;
+    unsigned long long clock;
+    char today[PAGECACHE_DATE_CHARS]; /* "" until synced */
+    /* the current request, between serve and keep */
+    iotd_buf key;
+    uint64_t key_hash;
+    int eligible;
+    int64_t window;
+    const char *if_none_match;
+};
+
+static const iotd_db_stmt stmt_sync = {
+    "pagecache_sync",
+    "SELECT to_char((now() AT TIME ZONE $1)::date, 'YYYY-MM-DD'),"
+    " EXISTS (SELECT 1 FROM pg_listening_channels() AS c WHERE c = '" IOTD_PAGECACHE_CHANNEL "')",
+    1, 1};
+static const iotd_db_stmt stmt_listen = {"pagecache_listen", "LISTEN " IOTD_PAGECACHE_CHANNEL, 0, 1};
+
+iotd_pagecache *iotd_pagecache_new(void)
+{
+    iotd_pagecache *pc = calloc(1, sizeof *pc);
+    if (pc)
+        iotd_buf_init(&pc->key, 0);
+    return pc;
+}
+
+static void drop(iotd_pagecache *pc, entry *e)
+{
+    if (!e->mem)
+        return;
+    pc->bytes -= e->bytes;
+    free(e->mem);
+    memset(e, 0, sizeof *e);
+}
+
+static void clear(iotd_pagecache *pc)
+{
+    for (size_t i = 0; i < IOTD_PAGECACHE_MAX_ENTRIES; i++)
+        drop(pc, &pc->entries[i]);
+}
+
+void iotd_pagecache_free(iotd_pagecache *pc)
+{
+    if (!pc)
+        return;
+    clear(pc);
+    iotd_buf_free(&pc->key);
+    free(pc);
+}
+
+size_t iotd_pagecache_count(const iotd_pagecache *pc, size_t *bytes)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < IOTD_PAGECACHE_MAX_ENTRIES; i++)
+        n += pc->entries[i].mem != NULL;
+    if (bytes)
+        *bytes = pc->bytes;
+    return n;
+}
+
+static time_t mono_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec;
+}
+
+static int64_t current_window(const iotd_ctx *ctx)
+{
+    long ttl = ctx->cfg->s3.presign_ttl > 0 ? ctx->cfg->s3.presign_ttl : PAGECACHE_DEFAULT_TTL;
+    return iotd_sigv4_window_start(time(NULL), ttl);
+}
+
+/* ---- the database side ------------------------------------------------- */
+
+int iotd_pagecache_sync(iotd_pagecache *pc, iotd_db *db, const char *timezone)
+{
+    const char *values[] = {timezone && timezone[0] ? timezone : "UTC"};
+    PGresult *r;
+    int rc = iotd_db_exec(db, &stmt_sync, values, &r);
+    if (rc != IOTD_OK || PQntuples(r) != 1) {
+        PQclear(r);
+        clear(pc);
+        pc->today[0] = '\0';
+        return rc == IOTD_OK ? IOTD_ERROR : rc;
+    }
+    int changed = strcmp(PQgetvalue(r, 0, 0), pc->today) != 0;
+    if (changed)
+        snprintf(pc->today, sizeof pc->today, "%s", PQgetvalue(r, 0, 0));
+    int listening = PQgetvalue(r, 0, 1)[0] == 't';
+    PQclear(r);
+    if (!listening) {
+        /* a new connection: whatever changed before it listened is unknown */
+        changed = 1;
+        rc = iotd_db_exec(db, &stmt_listen, NULL, &r);
+        PQclear(r);
+        if (rc != IOTD_OK) {
+            clear(pc);
+            pc->today[0] = '\0';
+            return rc;
+        }
+    }
+    PGconn *conn = iotd_db_conn(db);
+    if (conn) {
+        (void)PQconsumeInput(conn); /* anything that arrived after our answer, too */
+        PGnotify *n;
+        while ((n = PQnotifies(conn)) != NULL) {
+            changed = 1;
+            PQfreemem(n);
+        }
+    }
+    if (changed) {
+        clear(pc);
+        return IOTD_DECLINED;
+    }
+    return IOTD_OK;
+}
+
+/* ---- keys and lookups ---------------------------------------------------- */
+
+static uint64_t fnv1a(const char *s, size_t n)
+{
+    uint64_t h = 14695981039346656037ULL;
+    for (size_t i = 0; i < n; i++) {
+        h ^= (unsigned char)s[i];
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+/* origin (only when it comes from the request) + path + query */
+static int make_key(iotd_pagecache *pc, const iotd_ctx *ctx)
+{
+    const iotd_request *req = ctx->req;
+    iotd_buf *k = &pc->key;
+    iotd_buf_reset(k);
+    int rc = IOTD_OK;
+    if (!ctx->cfg->site_url[0])
+        rc = iotd_buf_printf(k, "%s://%s\n", req->is_https ? "https" : "http", req->host ? req->host : "");
+    if (rc == IOTD_OK)
+        rc = iotd_buf_puts(k, req->path ? req->path : "");
+    if (rc == IOTD_OK)
+        rc = iotd_buf_putc(k, '?');
+    if (rc == IOTD_OK)
+        rc = iotd_buf_puts(k, req->raw_query ? req->raw_query : "");
+    if (rc == IOTD_OK)
+        pc->key_hash = fnv1a(k->data, k->len);
+    return rc;
+}
+
+static entry *find(iotd_pagecache *pc)
+{
+    for (size_t i = 0; i < IOTD_PAGECACHE_MAX_ENTRIES; i++) {
+        entry *e = &pc->entries[i];
+        if (e->mem && e->hash == pc->key_hash && e->key_len == pc->key.len &&
+            memcmp(e->key, pc->key.data, pc->key.len) == 0)
+            return e;
+    }
+    return NULL;
+}
+
+static int fresh(const entry *e, int64_t window)
+{
+    return e->window == window && mono_seconds() - e->stored < IOTD_PAGECACHE_MAX_AGE_S;
+}
+
+/* ---- serving --------------------------------------------------------------- */
+
+static void answer_conditional(iotd_response *res, const char *if_none_match, const char *etag)
+{
+    if (res->status == 200 && if_none_match && iotd_view_etag_matches(if_none_match, etag)) {
+        res->status = 304;
+        iotd_buf_reset(&res->body);
+    }
+}
+
+int iotd_pagecache_serve(iotd_ctx *ctx)
+{
+    iotd_pagecache *pc = ctx->pages;
+    if (!pc)
+        return IOTD_DECLINED;
+    pc->eligible = 0;
+    const char *method = ctx->req->method;
+    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+        return IOTD_DECLINED;
+    if (make_key(pc, ctx) != IOTD_OK)
+        return IOTD_DECLINED;
+    pc->eligible = 1;
+    pc->window = current_window(ctx);
+    /* The handler renders the whole page whatever the client holds; the
+     * 304 is decided from the ETag afterwards (here or in keep). */
+    pc->if_none_match = ctx->req->if_none_match;
+    ctx->req->if_none_match = NULL;
+
+    entry *e = find(pc);
+    if (!e)
+        return IOTD_DECLINED;
+    if (!fresh(e, pc->window)) {
+        drop(pc, e);
+        return IOTD_DECLINED;
+    }
+    if (iotd_pagecache_sync(pc, ctx->db, ctx->cfg->timezone) != IOTD_OK)
+        return IOTD_DECLINED; /* emptied: render afresh */
+    iotd_response *res = ctx->res;
+    iotd_buf_reset(&res->headers);
+    iotd_buf_reset(&res->body);
+    if (iotd_buf_append(&res->headers, e->headers, e->headers_len) != IOTD_OK ||
+        iotd_buf_append(&res->body, e->body, e->body_len) != IOTD_OK) {
+        iotd_response_reset(res);
+        res->head_only = strcmp(method, "HEAD") == 0;
+        return IOTD_DECLINED;
+    }
+    res->status = 200;
+    e->used = ++pc->clock;
+    ctx->route = e->route;
+    answer_conditional(res, pc->if_none_match, e->etag);
+    pc->eligible = 0;
+    return IOTD_OK;
+}
+
+/* ---- keeping --------------------------------------------------------------- */
+
+/* The value of header name in a "Name: value\r\n" block, or NULL. */
+static const char *header_value(const iotd_buf *h, const char *name, size_t *len)
+{
+    size_t n = strlen(name);
+    const char *p = h->data, *end = h->data ? h->data + h->len : NULL;
+    while (p && p < end) {
+        const char *eol = memchr(p, '\r', (size_t)(end - p));
+        if (!eol)
+            return NULL;
+        if ((size_t)(eol - p) > n + 1 && strncasecmp(p, name, n) == 0 && p[n] == ':') {
+            const char *v = p + n + 1;
+            while (v < eol && *v == ' ')
+                v++;
+            *len = (size_t)(eol - v);
+            return v;
+        }
+        p = eol + 2;
+    }
+    return NULL;
+}
+
+static int route_cacheable(const char *route)
+{
+    if (!route)
+        return 0;
+    for (size_t i = 0; i < IOTD_ARRAY_LEN(cacheable_routes); i++)
+        if (strcmp(route, cacheable_routes[i]) == 0)
+            return 1;
+    return 0;
+}
+
+static entry *free_slot(iotd_pagecache *pc, size_t need)
+{
+    for (;;) {
+        entry *lru = NULL, *empty = NULL;
+        for (size_t i = 0; i < IOTD_PAGECACHE_MAX_ENTRIES; i++) {
+            entry *e = &pc->entries[i];
+            if (!e->mem)
+                empty = empty ? empty : e;
+            else if (!lru || e->used < lru->used)
+                lru = e;
+        }
+        if (empty && pc->bytes + need <= (size_t)IOTD_PAGECACHE_MAX_BYTES)
+            return empty;
+        if (!lru)
+            return NULL;
+        drop(pc, lru);
+    }
+}
+
+static void store(iotd_pagecache *pc, const iotd_ctx *ctx, const char *etag, size_t etag_len)
+{
+    const iotd_response *res = ctx->res;
+    size_t need = pc->key.len + res->headers.len + res->body.len + etag_len + 4;
+    entry *old = find(pc);
+    if (old)
+        drop(pc, old);
+    entry *e = free_slot(pc, need);
+    char *mem = e ? malloc(need) : NULL;
+    if (!mem)
+        return;
+    char *p = mem;
+    e->key = p;
+    memcpy(p, pc->key.data, pc->key.len);
+    p += pc->key.len;
+    *p++ = '\0';
+    e->headers = p;
+    if (res->headers.len)
+        memcpy(p, res->headers.data, res->headers.len);
+    p += res->headers.len;
+    *p++ = '\0';
+    e->body = p;
+    if (res->body.len)
+        memcpy(p, res->body.data, res->body.len);
+    p += res->body.len;
+    *p++ = '\0';
+    e->etag = p;
+    memcpy(p, etag, etag_len);
+    p[etag_len] = '\0';
+    e->mem = mem;
+    e->key_len = pc->key.len;
+    e->headers_len = res->headers.len;
+    e->body_len = res->body.len;
+    e->bytes = need;
+    e->hash = pc->key_hash;
+    e->route = ctx->route;
+    e->window = pc->window;
+    e->stored = mono_seconds();
+    e->used = ++pc->clock;
+    pc->bytes += need;
+}
+
+void iotd_pagecache_keep(iotd_ctx *ctx)
+{
+    iotd_pagecache *pc = ctx->pages;
+    if (!pc || !pc->eligible)
+        return;
+    pc->eligible = 0;
+    iotd_response *res = ctx->res;
+    size_t etag_len = 0, cc_len = 0, cookie_len = 0;
+    const char *etag = res->status == 200 ? header_value(&res->headers, "ETag", &etag_len) : NULL;
+    if (!etag)
+        return;
+    /* the ETag is copied: answer_conditional may reset the buffers it points into */
+    char etag_copy[128];
+    if (etag_len >= sizeof etag_copy)
+        return;
+    memcpy(etag_copy, etag, etag_len);
+    etag_copy[etag_len] = '\0';
+    const char *cc = header_value(&res->headers, "Cache-Control", &cc_len);
+    if (route_cacheable(ctx->route) && cc && cc_len >= 6 && strncmp(cc, "public", 6) == 0 &&
+        !header_value(&res->headers, "Set-Cookie", &cookie_len) &&
+        res->body.len <= (size_t)IOTD_PAGECACHE_MAX_PAGE_BYTES && current_window(ctx) == pc->window &&
+        iotd_pagecache_sync(pc, ctx->db, ctx->cfg->timezone) == IOTD_OK)
+        store(pc, ctx, etag_copy, etag_len);
+    answer_conditional(res, pc->if_none_match, etag_copy);
+}

@@ -1,0 +1,44 @@
+/*
+ * pagecache.h — each worker keeps the public pages it rendered (body and
+ * headers per URL) and serves them again while nothing they show changed:
+ * the images table (LISTEN/NOTIFY), the day in IOTD_TIMEZONE, and the
+ * presign window. Checked against Postgres before every hit.
+ */
+#ifndef IOTD_PAGECACHE_H
+#define IOTD_PAGECACHE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "ctx.h"
+#include "db.h"
+
+#define IOTD_PAGECACHE_MAX_ENTRIES 64               /* URLs kept per worker */
+#define IOTD_PAGECACHE_MAX_BYTES (2L * 1024 * 1024) /* all kept pages of a worker */
+#define IOTD_PAGECACHE_MAX_PAGE_BYTES (256L * 1024) /* a larger page is not kept */
+#define IOTD_PAGECACHE_MAX_AGE_S 60                 /* re-render at least this often */
+#define IOTD_PAGECACHE_CHANNEL "iotd_images"        /* notified by migration 0004 */
+
+typedef struct iotd_pagecache iotd_pagecache;
+
+iotd_pagecache *iotd_pagecache_new(void);
+void iotd_pagecache_free(iotd_pagecache *pc);
+
+/* Before routing: answers a GET or HEAD from the cache (IOTD_OK, ctx->res
+ * filled with status 200 or 304, headers and body) or declines, leaving the
+ * request ready for the handler (IOTD_DECLINED). */
+int iotd_pagecache_serve(iotd_ctx *ctx);
+/* After the handler: keeps the response when its route is cacheable and
+ * nothing changed meanwhile, and answers 304 to a matching If-None-Match. */
+void iotd_pagecache_keep(iotd_ctx *ctx);
+
+/* The pieces, for tests. */
+/* Syncs with Postgres: IOTD_OK when nothing changed since the last sync;
+ * IOTD_DECLINED when something did (the cache is emptied); IOTD_AGAIN or
+ * IOTD_ERROR when the database cannot be asked (the cache is emptied). */
+int iotd_pagecache_sync(iotd_pagecache *pc, iotd_db *db, const char *timezone);
+/* Kept pages and their total size in bytes. */
+size_t iotd_pagecache_count(const iotd_pagecache *pc, size_t *bytes);
+
+#endif
