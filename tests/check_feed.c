@@ -325,6 +325,22 @@ START_TEST(test_entries)
 }
 END_TEST
 
+START_TEST(test_enclosure_follows_the_display_rendition)
+{
+    setup();
+    /* /day/D/image leads to the display rendition when there is one */
+    sql_do("UPDATE images SET display_key = object_key || '.display.jpg', display_width = 10, display_height = 10,"
+           " updated_at = now() WHERE name = '" MARKER "Y'",
+           0, NULL);
+    feed f = fetch_feed();
+    const char *e = "/a:feed/a:entry[3]";
+    ck_assert_str_eq(xs(&f, "%s/a:title", e), MARKER "Y");
+    ck_assert_str_eq(xs(&f, "%s/a:link[@rel='enclosure']/@type", e), "image/jpeg");
+    ck_assert_int_eq(xcount(&f, "%s/a:link[@rel='enclosure']/@length", e), 0);
+    feed_free(&f);
+}
+END_TEST
+
 START_TEST(test_escaping)
 {
     setup();
@@ -408,6 +424,7 @@ int main(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_feed_elements);
     tcase_add_test(tc, test_entries);
+    tcase_add_test(tc, test_enclosure_follows_the_display_rendition);
     tcase_add_test(tc, test_escaping);
     tcase_add_test(tc, test_caching);
     suite_add_tcase(s, tc);

@@ -110,7 +110,16 @@ static void entry(feed_writer *f, const iotd_day *day)
     element(f, "title", img->name);
     element(f, "updated", img->updated_at);
     atom_link(f, "alternate", permalink, "text/html", -1);
-    atom_link(f, "enclosure", image, img->content_type, img->byte_size);
+    /* /day/D/image redirects to the display rendition when there is one:
+     * describe what it leads to (a rendition's size is not recorded, and
+     * the length attribute is optional in RFC 4287). */
+    if (img->display.key[0]) {
+        size_t n = strlen(img->display.key);
+        int png = n > 4 && strcmp(img->display.key + n - 4, ".png") == 0;
+        atom_link(f, "enclosure", image, png ? "image/png" : "image/jpeg", -1);
+    } else {
+        atom_link(f, "enclosure", image, img->content_type, img->byte_size);
+    }
     start(f, "summary");
     attribute(f, "type", "text");
     if (f->ok && xmlTextWriterWriteString(f->w, BAD_CAST xml_text(f, img->tagline)) < 0)
