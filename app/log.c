@@ -156,31 +156,79 @@ static json_object *emf_metadata(long long epoch_ms)
     return aws;
 }
 
+/* The request line's JSON tree is built once per process and refilled for
+ * each request: json-c's setters reuse the nodes and the root's print
+ * buffer, so logging a request allocates nothing (a fresh tree cost about
+ * thirty allocations per request, a tenth of a cached page's time). */
+typedef struct request_line {
+    json_object *root, *time, *level, *request_id, *method, *path, *status, *duration, *pid, *route,
+        *status_class, *latency, *timestamp;
+} request_line;
+
+static request_line log_request_line; /* process-local scratch, built on first use */
+
+static json_object *member(json_object *o, const char *key, json_object *value)
+{
+    if (!value || json_object_object_add(o, key, value) != 0) {
+        json_object_put(value);
+        return NULL;
+    }
+    return value;
+}
+
+/* 0, or -1 when out of memory (the line is then skipped). */
+static int build_request_line(request_line *l)
+{
+    json_object *o = json_object_new_object();
+    if (!o)
+        return -1;
+    l->time = member(o, "time", json_object_new_string(""));
+    l->level = member(o, "level", json_object_new_string("info"));
+    l->request_id = member(o, "request_id", json_object_new_string(""));
+    l->method = member(o, "method", json_object_new_string(""));
+    l->path = member(o, "path", json_object_new_string(""));
+    l->status = member(o, "status", json_object_new_int(0));
+    l->duration = member(o, "duration_ms", json_object_new_double(0));
+    l->pid = member(o, "pid", json_object_new_int(0));
+    l->route = member(o, "Route", json_object_new_string(""));
+    l->status_class = member(o, "StatusClass", json_object_new_string(""));
+    json_object *requests = member(o, "Requests", json_object_new_int(1));
+    l->latency = member(o, "Latency", json_object_new_double(0));
+    json_object *aws = member(o, "_aws", emf_metadata(0));
+    l->timestamp = NULL;
+    if (aws)
+        json_object_object_get_ex(aws, "Timestamp", &l->timestamp);
+    if (!l->time || !l->level || !l->request_id || !l->method || !l->path || !l->status || !l->duration ||
+        !l->pid || !l->route || !l->status_class || !requests || !l->latency || !l->timestamp) {
+        json_object_put(o);
+        memset(l, 0, sizeof *l);
+        return -1;
+    }
+    l->root = o;
+    return 0;
+}
+
 void iotd_log_request(const iotd_log_request_info *info)
 {
+    request_line *l = &log_request_line;
+    if (!l->root && build_request_line(l) != 0)
+        return;
     char when[40];
     long long epoch_ms;
     format_time(when, sizeof when, &epoch_ms);
-    json_object *o = json_object_new_object();
-    if (!o)
-        return;
     char status_class[4] = {(char)('0' + (info->status / 100) % 10), 'x', 'x', '\0'};
     double ms = (double)(long long)(info->duration_ms * 1000.0) / 1000.0;
-    add_str(o, "time", when);
-    add_str(o, "level", info->status >= 500 ? "error" : "info");
-    add_str(o, "request_id", info->request_id);
-    add_str(o, "method", info->method);
-    add_str(o, "path", info->path);
-    json_object_object_add(o, "status", json_object_new_int(info->status));
-    json_object_object_add(o, "duration_ms", json_object_new_double(ms));
-    json_object_object_add(o, "pid", json_object_new_int((int)getpid()));
-    add_str(o, "Route", info->route ? info->route : "none");
-    add_str(o, "StatusClass", status_class);
-    json_object_object_add(o, "Requests", json_object_new_int(1));
-    json_object_object_add(o, "Latency", json_object_new_double(ms));
-    json_object *aws = emf_metadata(epoch_ms);
-    if (aws)
-        json_object_object_add(o, "_aws", aws);
-    emit(o);
-    json_object_put(o);
+    json_object_set_string(l->time, when);
+    json_object_set_string(l->level, info->status >= 500 ? "error" : "info");
+    json_object_set_string(l->request_id, info->request_id ? info->request_id : "");
+    json_object_set_string(l->method, info->method ? info->method : "");
+    json_object_set_string(l->path, info->path ? info->path : "");
+    json_object_set_int(l->status, info->status);
+    json_object_set_double(l->duration, ms);
+    json_object_set_int(l->pid, (int)getpid());
+    json_object_set_string(l->route, info->route ? info->route : "none");
+    json_object_set_string(l->status_class, status_class);
+    json_object_set_double(l->latency, ms);
+    json_object_set_int64(l->timestamp, epoch_ms);
+    emit(l->root);
 }
