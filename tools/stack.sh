@@ -21,7 +21,8 @@ S3_ACCESS_KEY=iotd-local-key
 DEBIAN_PACKAGES=(
     gcc make autoconf automake libtool pkg-config
     libfcgi-dev libpq-dev libcurl4-openssl-dev libxml2-dev libjson-c-dev check libssl-dev libvips-dev
-    postgresql-15 nginx curl python3-botocore docker-compose imagemagick chromium
+    postgresql-15 nginx curl python3-botocore docker-compose imagemagick chromium wrk
+    valgrind clang libclang-rt-14-dev
 )
 
 say() { printf 'dev: %s\n' "$*" >&2; }
@@ -183,6 +184,11 @@ nginx_start() {
     if pid_alive "$RUN/nginx.pid"; then return 0; fi
     local user_line=""
     [ "$(id -u)" -eq 0 ] && user_line="user root;"
+    # Kept FastCGI connections: as many per nginx process as leaves one iotd
+    # worker free (see nginx/iotd.conf.in); 0 with fewer workers than CPUs + 1.
+    local keepalive=${NGINX_FASTCGI_KEEPALIVE:-$(((IOTD_WORKERS - 1) / $(nproc 2>/dev/null || echo 1)))}
+    mkdir -p "$VAR/nginx/conf.d"
+    NGINX_FASTCGI_KEEPALIVE=$keepalive NGINX_EXTRA_CONF_DIR=$VAR/nginx/conf.d \
     NGINX_LISTEN=127.0.0.1:$IOTD_DEV_HTTP_PORT IOTD_FASTCGI=127.0.0.1:$IOTD_DEV_FCGI_PORT \
         IOTD_PUBLIC_DIR=$ROOT/public NGINX_RUN_DIR=$VAR/nginx NGINX_ERROR_PAGES=$ROOT/nginx/errors \
         NGINX_ACCESS_LOG=$LOG/nginx-access.log NGINX_ERROR_LOG=$LOG/nginx-error.log NGINX_DAEMON=off \
