@@ -23,6 +23,7 @@ locals {
     { name = "IOTD_PRESIGN_TTL", value = tostring(var.presign_ttl_seconds) },
     { name = "IOTD_TIMEZONE", value = var.timezone },
     { name = "IOTD_PAGE_MAX_AGE", value = tostring(var.page_max_age_seconds) },
+    { name = "IOTD_SITE_URL", value = "https://${local.domain_name}" },
     { name = "IOTD_ADMIN_USER", value = var.admin_user },
     { name = "AWS_REGION", value = var.aws_region },
     { name = "PGHOST", value = aws_db_instance.main.address },
