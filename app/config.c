@@ -139,6 +139,10 @@ int iotd_config_load(iotd_config *c, char *err, size_t errlen)
         set_long(&c->page_max_age, "IOTD_PAGE_MAX_AGE", 60, 0, 86400, err, errlen) ||
         set_str(c->site_url, sizeof c->site_url, "IOTD_SITE_URL", "", err, errlen))
         return IOTD_ERROR;
+    long slots;
+    if (set_long(&slots, "IOTD_UPLOAD_SLOTS", c->workers > 1 ? c->workers / 2 : 1, 1, 256, err, errlen))
+        return IOTD_ERROR;
+    c->upload_slots = (int)slots;
     if (!valid_timezone(c->timezone)) {
         snprintf(err, errlen,
                  "IOTD_TIMEZONE must be an IANA time zone name such as Europe/Madrid (got \"%.32s\")",

@@ -48,6 +48,8 @@ typedef struct iotd_config {
     char timezone[64];                  /* IOTD_TIMEZONE, IANA name, default UTC: when a day starts */
     long page_max_age;                  /* IOTD_PAGE_MAX_AGE seconds, default 60: public page caching */
     char site_url[IOTD_CONF_STR]; /* IOTD_SITE_URL, e.g. https://iotd.example; empty = from the request */
+    int upload_slots;             /* IOTD_UPLOAD_SLOTS: uploads handled at once, default workers / 2 */
+    char upload_slots_dir[IOTD_CONF_STR]; /* made by iotd serve's master; not from the environment */
 } iotd_config;
 
 /* Fills c from the environment; on a bad value writes a message to err and

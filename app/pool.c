@@ -35,6 +35,7 @@
 
 #include "iotd.h"
 #include "log.h"
+#include "slots.h"
 #include "template.h"
 #include "worker.h"
 
@@ -115,7 +116,8 @@ static size_t live_count(const pool *p, unsigned generation, int include_retirin
 {
     size_t n = 0;
     for (size_t i = 0; i < IOTD_ARRAY_LEN(p->slots); i++)
-        if (p->slots[i].pid > 0 && p->slots[i].generation == generation && (include_retiring || !p->slots[i].retiring))
+        if (p->slots[i].pid > 0 && p->slots[i].generation == generation &&
+            (include_retiring || !p->slots[i].retiring))
             n++;
     return n;
 }
@@ -261,9 +263,12 @@ static void reload(pool *p)
         iotd_tpl_set_free(views);
         return;
     }
-    if (strcmp(fresh.listen, p->cfg->listen) != 0)
-        iotd_log(IOTD_LOG_WARN, "IOTD_LISTEN changes take effect on restart, not reload");
+    if (strcmp(fresh.listen, p->cfg->listen) != 0 || fresh.upload_slots != p->cfg->upload_slots)
+        iotd_log(IOTD_LOG_WARN,
+                 "IOTD_LISTEN and IOTD_UPLOAD_SLOTS changes take effect on restart, not reload");
     memcpy(fresh.listen, p->cfg->listen, sizeof fresh.listen);
+    fresh.upload_slots = p->cfg->upload_slots;
+    memcpy(fresh.upload_slots_dir, p->cfg->upload_slots_dir, sizeof fresh.upload_slots_dir);
     *p->cfg = fresh;
     iotd_tpl_set_free(p->views); /* workers hold their own copies since fork */
     p->views = views;
@@ -315,6 +320,12 @@ int iotd_pool_run(iotd_config *cfg)
         iotd_tpl_set_free(p.views);
         return 1;
     }
+    if (iotd_slots_create(cfg->upload_slots, cfg->upload_slots_dir, sizeof cfg->upload_slots_dir) !=
+        IOTD_OK) {
+        fprintf(stderr, "iotd serve: cannot make the upload slots: %s\n", strerror(errno));
+        iotd_tpl_set_free(p.views);
+        return 1;
+    }
     int ready[2];
     if (pipe(ready) || install_signals() != IOTD_OK || set_cloexec_nonblock(ready[0])) {
         fprintf(stderr, "iotd serve: cannot set up signals: %s\n", strerror(errno));
@@ -354,6 +365,7 @@ int iotd_pool_run(iotd_config *cfg)
         }
     }
     close(p.listen_fd); /* connections still in the backlog are refused now */
+    iotd_slots_remove(cfg->upload_slots_dir, cfg->upload_slots);
     iotd_log(IOTD_LOG_INFO, "stopped");
     iotd_tpl_set_free(p.views);
     close(p.ready_rd);

@@ -7,6 +7,8 @@
 #include <check.h>
 #include <json-c/json.h>
 #include <stdio.h>
+#include <sys/wait.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -18,13 +20,14 @@
 #include "response.h"
 #include "router.h"
 #include "s3.h"
+#include "slots.h"
 #include "worker.h"
 
 static void clear_env(void)
 {
-    const char *vars[] = {"IOTD_LISTEN", "IOTD_WORKERS", "IOTD_GRACE_SECONDS", "IOTD_PRESIGN_TTL",
-                          "IOTD_S3_PREFIX", "IOTD_MAX_UPLOAD_MB", "AWS_REGION", "AWS_DEFAULT_REGION",
-                          "DATABASE_URL"};
+    const char *vars[] = {"IOTD_LISTEN",      "IOTD_WORKERS",       "IOTD_GRACE_SECONDS",
+                          "IOTD_PRESIGN_TTL", "IOTD_S3_PREFIX",     "IOTD_MAX_UPLOAD_MB",
+                          "AWS_REGION",       "AWS_DEFAULT_REGION", "DATABASE_URL"};
     for (size_t i = 0; i < IOTD_ARRAY_LEN(vars); i++)
         unsetenv(vars[i]);
 }
@@ -126,6 +129,46 @@ START_TEST(test_router_match)
 }
 END_TEST
 
+START_TEST(test_upload_slots)
+{
+    char dir[256];
+    ck_assert_int_eq(iotd_slots_create(2, dir, sizeof dir), IOTD_OK);
+    int a = iotd_slot_take(dir, 2), b = iotd_slot_take(dir, 2);
+    ck_assert_int_ge(a, 0);
+    ck_assert_int_ge(b, 0);
+    ck_assert_int_eq(iotd_slot_take(dir, 2), -1); /* both taken */
+    iotd_slot_give(a);
+    int c = iotd_slot_take(dir, 2);
+    ck_assert_int_ge(c, 0);
+    iotd_slot_give(b);
+    iotd_slot_give(c);
+    /* a process killed while holding a slot gives it back */
+    int ready[2];
+    ck_assert_int_eq(pipe(ready), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        int x = iotd_slot_take(dir, 2), y = iotd_slot_take(dir, 2);
+        char ok = (x >= 0 && y >= 0) ? 'y' : 'n';
+        if (write(ready[1], &ok, 1) != 1)
+            _exit(1);
+        pause();
+        _exit(0);
+    }
+    char ok = 0;
+    ck_assert_int_eq(read(ready[0], &ok, 1), 1);
+    ck_assert_int_eq(ok, 'y');
+    ck_assert_int_eq(iotd_slot_take(dir, 2), -1);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    int d = iotd_slot_take(dir, 2);
+    ck_assert_int_ge(d, 0);
+    iotd_slot_give(d);
+    iotd_slots_remove(dir, 2);
+    ck_assert_int_ne(access(dir, F_OK), 0);
+}
+END_TEST
+
 /* A worker context with the real templates and an unreachable database. */
 typedef struct fixture {
     iotd_config cfg;
@@ -157,8 +200,13 @@ static void setup(void)
     fx.s3 = iotd_s3_new(&fx.cfg.s3, &fx.cfg.aws);
     fx.arena = iotd_arena_new(0);
     iotd_response_init(&fx.res);
-    fx.ctx = (iotd_ctx){.cfg = &fx.cfg, .views = fx.views, .db = fx.db, .s3 = fx.s3, .arena = fx.arena,
-                        .res = &fx.res, .csp = "default-src 'self'"};
+    fx.ctx = (iotd_ctx){.cfg = &fx.cfg,
+                        .views = fx.views,
+                        .db = fx.db,
+                        .s3 = fx.s3,
+                        .arena = fx.arena,
+                        .res = &fx.res,
+                        .csp = "default-src 'self'"};
 }
 
 static void teardown(void)
@@ -179,7 +227,8 @@ static void run(const char *method, const char *uri)
     const char *q = strchr(uri, '?');
     char qs[512];
     snprintf(qs, sizeof qs, "QUERY_STRING=%s", q ? q + 1 : "");
-    char *envp[] = {m, u, d, qs, "REMOTE_ADDR=127.0.0.1", "REQUEST_ID=0123456789abcdef0123456789abcdef", NULL};
+    char *envp[] = {m,   u, d, qs, "REMOTE_ADDR=127.0.0.1", "REQUEST_ID=0123456789abcdef0123456789abcdef",
+                    NULL};
     iotd_arena_reset(fx.arena);
     iotd_response_reset(&fx.res);
     fx.ctx.req = &fx.req;
@@ -250,6 +299,7 @@ int main(void)
     tcase_add_test(tc, test_config_errors_name_the_variable);
     tcase_add_test(tc, test_response_headers);
     tcase_add_test(tc, test_router_match);
+    tcase_add_test(tc, test_upload_slots);
     suite_add_tcase(s, tc);
     TCase *tw = tcase_create("worker");
     tcase_add_checked_fixture(tw, setup, teardown);

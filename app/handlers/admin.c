@@ -18,6 +18,7 @@
 #include "library.h"
 #include "log.h"
 #include "media.h"
+#include "slots.h"
 #include "upload.h"
 #include "view.h"
 
@@ -198,6 +199,22 @@ int iotd_handle_admin_new(iotd_ctx *ctx)
     return image_form(ctx, &s, 200, NULL, &empty, NULL);
 }
 
+/* Takes an upload slot: IOTD_OK with *fd set (-1 when the pool sets no
+ * limit), or the 503 page when every slot is busy. */
+static int take_upload_slot(iotd_ctx *ctx, int *fd)
+{
+    *fd = -1;
+    if (!ctx->cfg->upload_slots_dir[0])
+        return IOTD_OK;
+    *fd = iotd_slot_take(ctx->cfg->upload_slots_dir, ctx->cfg->upload_slots);
+    if (*fd >= 0)
+        return IOTD_OK;
+    iotd_view_error(ctx, 503,
+                    "Other uploads are being processed right now. Nothing was saved; please try again "
+                    "in a few seconds.");
+    return IOTD_DECLINED;
+}
+
 /* Reads the multipart form of a POST and checks it came from our page. */
 static int read_image_form(iotd_ctx *ctx, const iotd_session *s, iotd_upload *up)
 {
@@ -223,9 +240,13 @@ int iotd_handle_admin_create(iotd_ctx *ctx)
     iotd_session s;
     if (require_session(ctx, &s) != IOTD_OK)
         return IOTD_OK;
+    int slot;
+    if (take_upload_slot(ctx, &slot) != IOTD_OK)
+        return IOTD_OK;
     iotd_upload up;
     if (read_image_form(ctx, &s, &up) != IOTD_OK) {
         iotd_upload_free(&up);
+        iotd_slot_give(slot);
         return IOTD_OK;
     }
     iotd_image img;
@@ -234,6 +255,7 @@ int iotd_handle_admin_create(iotd_ctx *ctx)
     int rc = iotd_library_add(ctx->db, ctx->s3, ctx->cfg, ctx->arena, up.file.data, up.file.len, &text, &img,
                               &err);
     iotd_upload_free(&up);
+    iotd_slot_give(slot);
     if (rc != IOTD_OK)
         return image_form(ctx, &s, err.status, NULL, &text, &err);
     iotd_log(IOTD_LOG_INFO, "editor %s added image %lld", s.username, img.id);
@@ -271,9 +293,13 @@ int iotd_handle_admin_update(iotd_ctx *ctx)
     iotd_image img;
     if (require_session(ctx, &s) != IOTD_OK)
         return IOTD_OK;
+    int slot;
+    if (take_upload_slot(ctx, &slot) != IOTD_OK)
+        return IOTD_OK;
     iotd_upload up;
     if (read_image_form(ctx, &s, &up) != IOTD_OK || load_image(ctx, &img) != IOTD_OK) {
         iotd_upload_free(&up);
+        iotd_slot_give(slot);
         return IOTD_OK;
     }
     iotd_library_error err = IOTD_LIBRARY_ERROR_INIT;
@@ -282,6 +308,7 @@ int iotd_handle_admin_update(iotd_ctx *ctx)
                                  up.file.len ? up.file.data : NULL, up.file.len, &err);
     int replaced = up.file.len > 0;
     iotd_upload_free(&up);
+    iotd_slot_give(slot);
     if (rc != IOTD_OK)
         return image_form(ctx, &s, err.status, &img, &text, &err);
     iotd_log(IOTD_LOG_INFO, "editor %s changed image %lld%s", s.username, img.id,
