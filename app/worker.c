@@ -19,6 +19,7 @@
 
 #include <errno.h>
 #include <fcgiapp.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +39,9 @@
 
 #define WORKER_ARENA_BLOCK (64 * 1024)
 #define WORKER_ACCEPT_ERROR_PAUSE_US 100000
+/* After a request body this large (an upload), freed memory goes back to the
+ * system, so one upload does not leave a worker tens of MB larger. */
+#define WORKER_TRIM_AFTER_BODY_BYTES (1024 * 1024)
 
 /* Signal state: the only mutable statics in the worker. */
 static volatile sig_atomic_t worker_stop;
@@ -92,8 +96,9 @@ int iotd_worker_db_ready(iotd_ctx *ctx)
     if (iotd_db_schema_version(ctx->db, &version) != IOTD_OK)
         return IOTD_AGAIN;
     if (version < IOTD_SCHEMA_VERSION) {
-        iotd_log(IOTD_LOG_ERROR, "database schema is at version %d but version %d is needed: run 'iotd migrate'",
-                 version, IOTD_SCHEMA_VERSION);
+        iotd_log(IOTD_LOG_ERROR,
+                 "database schema is at version %d but version %d is needed: run 'iotd migrate'", version,
+                 IOTD_SCHEMA_VERSION);
         return IOTD_AGAIN;
     }
     ctx->schema_ok = 1;
@@ -177,8 +182,7 @@ static void serve_one(iotd_ctx *ctx, FCGX_Request *fr, iotd_buf *head)
     }
 
     iotd_buf_reset(head);
-    if (iotd_response_head(ctx->res, head) != IOTD_OK ||
-        put_all(head->data, head->len, fr->out) != IOTD_OK ||
+    if (iotd_response_head(ctx->res, head) != IOTD_OK || put_all(head->data, head->len, fr->out) != IOTD_OK ||
         (!ctx->res->head_only && put_all(ctx->res->body.data, ctx->res->body.len, fr->out) != IOTD_OK))
         iotd_log(IOTD_LOG_WARN, "client went away before the response was sent");
 
@@ -191,6 +195,8 @@ static void serve_one(iotd_ctx *ctx, FCGX_Request *fr, iotd_buf *head)
         .duration_ms = elapsed_ms(&t0),
     };
     iotd_log_request(&info);
+    if (req.content_length > WORKER_TRIM_AFTER_BODY_BYTES)
+        (void)malloc_trim(0);
 }
 
 /* Images come from the bucket's origin; everything else from this site. */
@@ -212,6 +218,9 @@ static const char *build_csp(const iotd_config *cfg, iotd_arena *a)
 int iotd_worker_run(const iotd_worker_args *args)
 {
     prctl(PR_SET_PDEATHSIG, SIGTERM); /* never outlive the master */
+    /* One malloc arena for every thread (libvips makes renditions on its
+     * own threads), so what an upload freed can be handed back by trim. */
+    (void)mallopt(M_ARENA_MAX, 1);
     worker_listen_fd = args->listen_fd;
     if (install_signals() != IOTD_OK || FCGX_Init() != 0) {
         iotd_log(IOTD_LOG_ERROR, "worker start failed: %s", strerror(errno));
@@ -229,7 +238,8 @@ int iotd_worker_run(const iotd_worker_args *args)
     iotd_buf_init(&head, 0);
     FCGX_Request fr;
     int status = 1;
-    if (!life || !arena || !db || !s3 || !pages || FCGX_InitRequest(&fr, args->listen_fd, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
+    if (!life || !arena || !db || !s3 || !pages ||
+        FCGX_InitRequest(&fr, args->listen_fd, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
         iotd_log(IOTD_LOG_ERROR, "worker start failed: out of memory");
         goto done;
     }
