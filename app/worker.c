@@ -10,7 +10,10 @@
  * nginx may keep its FastCGI connections open (fastcgi_keep_conn); a worker
  * then waits for the next request on the same connection instead of in
  * accept. SIGTERM shuts that idle connection down so the worker leaves at
- * once; nginx retries a request that meets a closed kept connection.
+ * once; nginx retries a request that meets a closed kept connection. And
+ * since a pinned worker cannot take new connections, it lets its kept one
+ * go whenever another connection is already waiting for a worker, so no
+ * connection waits long behind workers pinned to idle kept connections.
  *
  * Public pages are answered from the worker's page cache when nothing they
  * show changed (pagecache.c); the handler runs otherwise.
@@ -20,6 +23,7 @@
 #include <errno.h>
 #include <fcgiapp.h>
 #include <malloc.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -199,6 +203,13 @@ static void serve_one(iotd_ctx *ctx, FCGX_Request *fr, iotd_buf *head)
         (void)malloc_trim(0);
 }
 
+/* 1 when a connection waits in the listening socket's queue. */
+static int connection_waiting(int listen_fd)
+{
+    struct pollfd p = {listen_fd, POLLIN, 0};
+    return poll(&p, 1, 0) > 0 && (p.revents & POLLIN);
+}
+
 /* Images come from the bucket's origin; everything else from this site. */
 static const char *build_csp(const iotd_config *cfg, iotd_arena *a)
 {
@@ -277,6 +288,8 @@ int iotd_worker_run(const iotd_worker_args *args)
             continue;
         }
         serve_one(&ctx, &fr, &head);
+        if (fr.keepConnection && connection_waiting(args->listen_fd))
+            fr.keepConnection = 0; /* FCGX_Finish_r closes it */
         FCGX_Finish_r(&fr);
     }
     status = 0;
