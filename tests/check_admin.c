@@ -899,6 +899,12 @@ static snapshot take_snapshot(long long id)
     return s;
 }
 
+static void snapshot_free(snapshot *s)
+{
+    free(s->name);
+    free(s->key);
+}
+
 static void assert_unchanged(const snapshot *s, long long id)
 {
     ck_assert_int_eq(image_count(), s->images);
@@ -964,6 +970,7 @@ START_TEST(test_csrf_refused)
     free(mine);
     free(theirs);
     free(png.data);
+    snapshot_free(&s);
 }
 END_TEST
 
@@ -1019,6 +1026,7 @@ START_TEST(test_origin_refused)
     ck_assert_int_eq(image_id(name), 0);
     free(csrf);
     free(gif.data);
+    snapshot_free(&s);
 }
 END_TEST
 
@@ -1056,6 +1064,7 @@ START_TEST(test_get_changes_nothing)
     assert_unchanged(&s, id);
     free(csrf);
     free(jpg.data);
+    snapshot_free(&s);
 }
 END_TEST
 
