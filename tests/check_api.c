@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "testlib.h"
 
 #define MARKER "apitest-"
 
@@ -34,76 +35,13 @@ static PGconn *pg;
 
 /* ---- HTTP ----------------------------------------------------------------- */
 
-typedef struct http_result {
-    long status;
-    iotd_buf body;
-    iotd_buf headers;
-} http_result;
-
-static size_t collect(char *p, size_t size, size_t n, void *ud)
-{
-    return iotd_buf_append(ud, p, size * n) == 0 ? size * n : 0;
-}
-
-static void http_free(http_result *r)
-{
-    iotd_buf_free(&r->body);
-    iotd_buf_free(&r->headers);
-}
-
 /* method NULL = GET; if_none_match may be NULL. */
-static http_result http(const char *method, const char *path, const char *if_none_match)
+static tl_response http(const char *method, const char *path, const char *if_none_match)
 {
-    http_result r = {0, IOTD_BUF_INIT, IOTD_BUF_INIT};
-    char url[2048], inm[256];
-    snprintf(url, sizeof url, "%s%s", base_url, path);
-    CURL *c = curl_easy_init();
-    ck_assert_ptr_nonnull(c);
-    struct curl_slist *h = NULL;
-    if (if_none_match) {
-        snprintf(inm, sizeof inm, "If-None-Match: %s", if_none_match);
-        h = curl_slist_append(h, inm);
-    }
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &r.body);
-    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, collect);
-    curl_easy_setopt(c, CURLOPT_HEADERDATA, &r.headers);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
-    if (method && strcmp(method, "HEAD") == 0)
-        curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
-    else if (method && strcmp(method, "POST") == 0)
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
-    CURLcode rc = curl_easy_perform(c);
-    ck_assert_msg(rc == CURLE_OK, "GET %s: %s", path, curl_easy_strerror(rc));
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
-    if (!r.body.data)
-        iotd_buf_append(&r.body, "", 0);
-    if (!r.headers.data)
-        iotd_buf_append(&r.headers, "", 0);
-    return r;
+    return tl_fetch(method, path, if_none_match);
 }
 
-/* The value of header name (case-insensitive), in a static buffer, or NULL. */
-static const char *header(const http_result *r, const char *name)
-{
-    static char value[1024];
-    char needle[128];
-    snprintf(needle, sizeof needle, "\n%s:", name);
-    const char *p = strcasestr(r->headers.data, needle);
-    if (!p)
-        return NULL;
-    p += strlen(needle);
-    while (*p == ' ')
-        p++;
-    snprintf(value, sizeof value, "%.*s", (int)strcspn(p, "\r\n"), p);
-    return value;
-}
-
-static json_object *parse(const http_result *r)
+static json_object *parse(const tl_response *r)
 {
     json_object *o = json_tokener_parse(r->body.data);
     ck_assert_msg(o != NULL, "not JSON: %s", r->body.data);
@@ -127,12 +65,12 @@ static int num(json_object *o, const char *key)
 }
 
 /* Asserts a JSON API response: CORS and the content type. */
-static void assert_api_headers(const http_result *r)
+static void assert_api_headers(const tl_response *r)
 {
-    const char *acao = header(r, "Access-Control-Allow-Origin");
+    const char *acao = tl_header(r, "Access-Control-Allow-Origin");
     ck_assert_msg(acao && strcmp(acao, "*") == 0, "no CORS header (status %ld)", r->status);
     if (r->status != 304) {
-        const char *ct = header(r, "Content-Type");
+        const char *ct = tl_header(r, "Content-Type");
         ck_assert_msg(ct && strncmp(ct, "application/json", 16) == 0, "Content-Type %s", ct ? ct : "(none)");
     }
 }
@@ -140,32 +78,32 @@ static void assert_api_headers(const http_result *r)
 /* Asserts an error response with status and code. */
 static void expect_error(const char *path, long status, const char *code)
 {
-    http_result r = http(NULL, path, NULL);
+    tl_response r = http(NULL, path, NULL);
     ck_assert_msg(r.status == status, "%s: status %ld, want %ld: %s", path, r.status, status, r.body.data);
     assert_api_headers(&r);
     json_object *o = parse(&r), *e;
     ck_assert_msg(json_object_object_get_ex(o, "error", &e), "%s: no error object", path);
     ck_assert_str_eq(str(e, "code"), code);
     ck_assert_int_gt((int)strlen(str(e, "message")), 0);
-    ck_assert_ptr_null(header(&r, "ETag"));
+    ck_assert_ptr_null(tl_header(&r, "ETag"));
     json_object_put(o);
-    http_free(&r);
+    tl_response_free(&r);
 }
 
 /* GET path: asserts 200 and returns the parsed body. */
-static json_object *get_ok(const char *path, http_result *keep)
+static json_object *get_ok(const char *path, tl_response *keep)
 {
-    http_result r = http(NULL, path, NULL);
+    tl_response r = http(NULL, path, NULL);
     ck_assert_msg(r.status == 200, "%s: status %ld: %s", path, r.status, r.body.data);
     assert_api_headers(&r);
-    ck_assert_ptr_nonnull(header(&r, "ETag"));
-    ck_assert_ptr_nonnull(header(&r, "Last-Modified"));
-    ck_assert_str_eq(header(&r, "Cache-Control"), "public, max-age=60");
+    ck_assert_ptr_nonnull(tl_header(&r, "ETag"));
+    ck_assert_ptr_nonnull(tl_header(&r, "Last-Modified"));
+    ck_assert_str_eq(tl_header(&r, "Cache-Control"), "public, max-age=60");
     json_object *o = parse(&r);
     if (keep)
         *keep = r;
     else
-        http_free(&r);
+        tl_response_free(&r);
     return o;
 }
 
@@ -202,7 +140,8 @@ static void insert(const char *tag, const char *uploaded_date, const char *featu
            " ($3::date + time '12:00') AT TIME ZONE $4, ($3::date + time '12:00') AT TIME ZONE $4,"
            " $5::date, $6::text, CASE WHEN $6::text IS NULL THEN NULL ELSE 400 END,"
            " CASE WHEN $6::text IS NULL THEN NULL ELSE 300 END, $7::text,"
-           " CASE WHEN $7::text IS NULL THEN NULL ELSE 2560 END, CASE WHEN $7::text IS NULL THEN NULL ELSE 1920 END)",
+           " CASE WHEN $7::text IS NULL THEN NULL ELSE 2560 END, CASE WHEN $7::text IS NULL THEN NULL ELSE "
+           "1920 END)",
            7, v);
 }
 
@@ -232,7 +171,7 @@ static const char *title_of(const char *date)
     static char title[128];
     char path[64];
     snprintf(path, sizeof path, "/api/v1/days/%s", date);
-    http_result r = http(NULL, path, NULL);
+    tl_response r = http(NULL, path, NULL);
     assert_api_headers(&r);
     ck_assert_msg(r.status == 200 || r.status == 404, "%s: %ld", path, r.status);
     const char *out = NULL;
@@ -243,7 +182,7 @@ static const char *title_of(const char *date)
         json_object_put(o);
         out = title;
     }
-    http_free(&r);
+    tl_response_free(&r);
     return out;
 }
 
@@ -422,61 +361,61 @@ START_TEST(test_unknown_paths_and_methods)
     expect_error("/api/v1/days/1999-03-05/extra", 404, "not_found");
     expect_error("/api/v2/today", 404, "not_found");
     expect_error("/api", 404, "not_found");
-    http_result r = http("POST", "/api/v1/today", NULL);
+    tl_response r = http("POST", "/api/v1/today", NULL);
     ck_assert_int_eq(r.status, 405);
     assert_api_headers(&r);
-    ck_assert_str_eq(header(&r, "Allow"), "GET, HEAD");
+    ck_assert_str_eq(tl_header(&r, "Allow"), "GET, HEAD");
     json_object *o = parse(&r), *e;
     ck_assert(json_object_object_get_ex(o, "error", &e));
     ck_assert_str_eq(str(e, "code"), "method_not_allowed");
     json_object_put(o);
-    http_free(&r);
+    tl_response_free(&r);
     r = http("POST", "/api/v1/nothing", NULL);
     ck_assert_int_eq(r.status, 404);
     assert_api_headers(&r);
-    http_free(&r);
+    tl_response_free(&r);
 }
 END_TEST
 
 START_TEST(test_conditional_requests)
 {
     setup();
-    http_result r;
+    tl_response r;
     json_object *o = get_ok("/api/v1/days/1999-03-04", &r);
     json_object_put(o);
     char etag[256], modified[128];
-    snprintf(etag, sizeof etag, "%s", header(&r, "ETag"));
-    snprintf(modified, sizeof modified, "%s", header(&r, "Last-Modified"));
-    http_free(&r);
+    snprintf(etag, sizeof etag, "%s", tl_header(&r, "ETag"));
+    snprintf(modified, sizeof modified, "%s", tl_header(&r, "Last-Modified"));
+    tl_response_free(&r);
     ck_assert_msg(etag[0] == '"', "ETag %s", etag);
 
     r = http(NULL, "/api/v1/days/1999-03-04", etag);
     ck_assert_int_eq(r.status, 304);
     ck_assert_uint_eq(r.body.len, 0);
     assert_api_headers(&r);
-    ck_assert_str_eq(header(&r, "ETag"), etag);
-    http_free(&r);
+    ck_assert_str_eq(tl_header(&r, "ETag"), etag);
+    tl_response_free(&r);
     r = http("HEAD", "/api/v1/days/1999-03-04", NULL);
     ck_assert_int_eq(r.status, 200);
-    ck_assert_str_eq(header(&r, "ETag"), etag);
-    http_free(&r);
+    ck_assert_str_eq(tl_header(&r, "ETag"), etag);
+    tl_response_free(&r);
 
     /* a rename changes the body, so the ETag; the old one no longer matches */
     sql_do("UPDATE images SET name = '" MARKER "B2', updated_at = now() WHERE name = '" MARKER "B'", 0, NULL);
     r = http(NULL, "/api/v1/days/1999-03-04", etag);
     ck_assert_int_eq(r.status, 200);
-    ck_assert_str_ne(header(&r, "ETag"), etag);
+    ck_assert_str_ne(tl_header(&r, "ETag"), etag);
     ck_assert_ptr_nonnull(strstr(r.body.data, MARKER "B2"));
-    http_free(&r);
+    tl_response_free(&r);
 
     /* a range answers conditional requests too */
     o = get_ok("/api/v1/days?start=1999-03-01&end=1999-03-07", &r);
     json_object_put(o);
-    snprintf(etag, sizeof etag, "%s", header(&r, "ETag"));
-    http_free(&r);
+    snprintf(etag, sizeof etag, "%s", tl_header(&r, "ETag"));
+    tl_response_free(&r);
     r = http(NULL, "/api/v1/days?start=1999-03-01&end=1999-03-07", etag);
     ck_assert_int_eq(r.status, 304);
-    http_free(&r);
+    tl_response_free(&r);
 }
 END_TEST
 
@@ -586,10 +525,8 @@ int main(void)
         return 77;
     }
     tz = getenv("IOTD_TIMEZONE") && *getenv("IOTD_TIMEZONE") ? getenv("IOTD_TIMEZONE") : "UTC";
-    const char *site_url = getenv("IOTD_SITE_URL");
-    snprintf(site, sizeof site, "%s", site_url && *site_url ? site_url : base_url);
-    while (site[0] && site[strlen(site) - 1] == '/')
-        site[strlen(site) - 1] = '\0';
+    tl_set_base_url(base_url);
+    tl_site_origin(base_url, site, sizeof site);
     const char *v[] = {tz};
     PGresult *r = PQexecParams(pg,
                                "SELECT to_char((now() AT TIME ZONE $1)::date, 'YYYY-MM-DD'),"

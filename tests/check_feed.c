@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "testlib.h"
 
 #define MARKER "feedtest-"
 #define ATOM_NS "http://www.w3.org/2005/Atom"
@@ -40,73 +41,13 @@ static int old_rows; /* other images, all older than the fixture: they fill T-11
 
 /* ---- HTTP ----------------------------------------------------------------- */
 
-typedef struct http_result {
-    long status;
-    iotd_buf body;
-    iotd_buf headers;
-} http_result;
-
-static size_t collect(char *p, size_t size, size_t n, void *ud)
+static tl_response http_get(const char *path, const char *if_none_match)
 {
-    return iotd_buf_append(ud, p, size * n) == 0 ? size * n : 0;
+    return tl_fetch(NULL, path, if_none_match);
 }
-
-static http_result http_get(const char *path, const char *if_none_match)
-{
-    http_result r = {0, IOTD_BUF_INIT, IOTD_BUF_INIT};
-    char url[1024], inm[256];
-    snprintf(url, sizeof url, "%s%s", base_url, path);
-    CURL *c = curl_easy_init();
-    ck_assert_ptr_nonnull(c);
-    struct curl_slist *h = NULL;
-    if (if_none_match) {
-        snprintf(inm, sizeof inm, "If-None-Match: %s", if_none_match);
-        h = curl_slist_append(h, inm);
-    }
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &r.body);
-    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, collect);
-    curl_easy_setopt(c, CURLOPT_HEADERDATA, &r.headers);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
-    CURLcode rc = curl_easy_perform(c);
-    ck_assert_msg(rc == CURLE_OK, "GET %s: %s", path, curl_easy_strerror(rc));
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
-    if (!r.body.data)
-        iotd_buf_append(&r.body, "", 0);
-    if (!r.headers.data)
-        iotd_buf_append(&r.headers, "", 0);
-    return r;
-}
-
-static void http_free(http_result *r)
-{
-    iotd_buf_free(&r->body);
-    iotd_buf_free(&r->headers);
-}
-
-static const char *header(const http_result *r, const char *name)
-{
-    static char value[1024];
-    char needle[128];
-    snprintf(needle, sizeof needle, "\n%s:", name);
-    const char *p = strcasestr(r->headers.data, needle);
-    if (!p)
-        return NULL;
-    p += strlen(needle);
-    while (*p == ' ')
-        p++;
-    snprintf(value, sizeof value, "%.*s", (int)strcspn(p, "\r\n"), p);
-    return value;
-}
-
-/* ---- XML ------------------------------------------------------------------ */
 
 typedef struct feed {
-    http_result http;
+    tl_response http;
     xmlDocPtr doc;
     xmlXPathContextPtr xp;
 } feed;
@@ -129,7 +70,7 @@ static void feed_free(feed *f)
 {
     xmlXPathFreeContext(f->xp);
     xmlFreeDoc(f->doc);
-    http_free(&f->http);
+    tl_response_free(&f->http);
 }
 
 /* string(expr), in a static buffer (two of them, alternating). */
@@ -245,7 +186,7 @@ START_TEST(test_feed_elements)
 {
     setup();
     feed f = fetch_feed();
-    ck_assert_str_eq(header(&f.http, "Content-Type"), "application/atom+xml; charset=utf-8");
+    ck_assert_str_eq(tl_header(&f.http, "Content-Type"), "application/atom+xml; charset=utf-8");
     ck_assert_str_eq((const char *)xmlDocGetRootElement(f.doc)->name, "feed");
     ck_assert_str_eq((const char *)xmlDocGetRootElement(f.doc)->ns->href, ATOM_NS);
 
@@ -329,7 +270,8 @@ START_TEST(test_enclosure_follows_the_display_rendition)
 {
     setup();
     /* /day/D/image leads to the display rendition when there is one */
-    sql_do("UPDATE images SET display_key = object_key || '.display.jpg', display_width = 10, display_height = 10,"
+    sql_do("UPDATE images SET display_key = object_key || '.display.jpg', display_width = 10, display_height "
+           "= 10,"
            " updated_at = now() WHERE name = '" MARKER "Y'",
            0, NULL);
     feed f = fetch_feed();
@@ -360,26 +302,26 @@ END_TEST
 START_TEST(test_caching)
 {
     setup();
-    http_result r = http_get("/feed.atom", NULL);
+    tl_response r = http_get("/feed.atom", NULL);
     ck_assert_int_eq(r.status, 200);
     char etag[256];
-    ck_assert_ptr_nonnull(header(&r, "ETag"));
-    snprintf(etag, sizeof etag, "%s", header(&r, "ETag"));
-    ck_assert_ptr_nonnull(header(&r, "Last-Modified"));
-    ck_assert_str_eq(header(&r, "Cache-Control"), "public, max-age=60");
-    http_free(&r);
+    ck_assert_ptr_nonnull(tl_header(&r, "ETag"));
+    snprintf(etag, sizeof etag, "%s", tl_header(&r, "ETag"));
+    ck_assert_ptr_nonnull(tl_header(&r, "Last-Modified"));
+    ck_assert_str_eq(tl_header(&r, "Cache-Control"), "public, max-age=60");
+    tl_response_free(&r);
     r = http_get("/feed.atom", etag);
     ck_assert_int_eq(r.status, 304);
     ck_assert_uint_eq(r.body.len, 0);
-    http_free(&r);
+    tl_response_free(&r);
     /* a rename shows in the feed and changes its ETag */
     sql_do("UPDATE images SET name = '" MARKER "Y renamed', updated_at = now() WHERE name = '" MARKER "Y'", 0,
            NULL);
     r = http_get("/feed.atom", etag);
     ck_assert_int_eq(r.status, 200);
     ck_assert_ptr_nonnull(strstr(r.body.data, MARKER "Y renamed"));
-    ck_assert_str_ne(header(&r, "ETag"), etag);
-    http_free(&r);
+    ck_assert_str_ne(tl_header(&r, "ETag"), etag);
+    tl_response_free(&r);
 }
 END_TEST
 
@@ -397,10 +339,8 @@ int main(void)
         return 77;
     }
     tz = getenv("IOTD_TIMEZONE") && *getenv("IOTD_TIMEZONE") ? getenv("IOTD_TIMEZONE") : "UTC";
-    const char *site_url = getenv("IOTD_SITE_URL");
-    snprintf(site, sizeof site, "%s", site_url && *site_url ? site_url : base_url);
-    while (site[0] && site[strlen(site) - 1] == '/')
-        site[strlen(site) - 1] = '\0';
+    tl_set_base_url(base_url);
+    tl_site_origin(base_url, site, sizeof site);
     /* Other images are fine when they are older than the fixture's days. */
     const char *v[] = {tz};
     PGresult *r = PQexecParams(pg,

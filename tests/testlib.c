@@ -86,6 +86,39 @@ int tl_header_value(const tl_response *r, const char *name, char *out, size_t ou
     return 1;
 }
 
+const char *tl_header(const tl_response *r, const char *name)
+{
+    static char value[1024];
+    char needle[128];
+    snprintf(needle, sizeof needle, "\n%s:", name);
+    const char *p = strcasestr(r->headers.data, needle);
+    if (!p)
+        return NULL;
+    p += strlen(needle);
+    while (*p == ' ')
+        p++;
+    snprintf(value, sizeof value, "%.*s", (int)strcspn(p, "\r\n"), p);
+    return value;
+}
+
+tl_response tl_fetch(const char *method, const char *path, const char *if_none_match)
+{
+    char inm[256];
+    if (if_none_match)
+        snprintf(inm, sizeof inm, "If-None-Match: %s", if_none_match);
+    tl_response r = tl_http(method, path, if_none_match ? inm : NULL);
+    ck_assert_msg(r.status >= 0, "%s %s: no answer", method ? method : "GET", path);
+    return r;
+}
+
+void tl_site_origin(const char *base_url, char *out, size_t outlen)
+{
+    const char *site_url = getenv("IOTD_SITE_URL");
+    snprintf(out, outlen, "%s", site_url && *site_url ? site_url : base_url);
+    while (out[0] && out[strlen(out) - 1] == '/')
+        out[strlen(out) - 1] = '\0';
+}
+
 double tl_now(void)
 {
     struct timespec ts;

@@ -26,6 +26,14 @@ void tl_response_free(tl_response *r);
 int tl_header_has(const tl_response *r, const char *needle);
 /* Copies the value of header name into out; 0 when absent. */
 int tl_header_value(const tl_response *r, const char *name, char *out, size_t outlen);
+/* The value of header name (case-insensitive, leading spaces skipped), in a
+ * static buffer that the next call overwrites; NULL when absent. */
+const char *tl_header(const tl_response *r, const char *name);
+/* GET (or HEAD, or an empty POST) that must get an answer; if_none_match may be NULL. */
+tl_response tl_fetch(const char *method, const char *path, const char *if_none_match);
+/* The origin absolute links start with: IOTD_SITE_URL when set, else
+ * base_url; no trailing slash. */
+void tl_site_origin(const char *base_url, char *out, size_t outlen);
 /* Polls path until it answers want or seconds pass; returns the last status. */
 long tl_wait_for_status(const char *path, long want, double seconds);
 
