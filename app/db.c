@@ -7,7 +7,9 @@
  * connection. When the server goes away the next call notices, and
  * reconnection is tried at most once per back-off period (100 ms doubling
  * to 1 s) so a worker never blocks on a dead database, yet is back within
- * a second of the server returning.
+ * a second of the server returning. Each new connection bumps a counter,
+ * so a caller that keeps per-connection state (a LISTEN) can tell that the
+ * connection under it was replaced.
  */
 #include "db.h"
 
@@ -22,6 +24,7 @@
 #define DB_BACKOFF_MIN_MS 100
 #define DB_BACKOFF_MAX_MS 1000
 #define DB_CONNECT_TIMEOUT "3"
+#define DB_PING_MAX_RESULTS 4 /* results read before a ping gives up */
 
 struct iotd_db {
     PGconn *conn;
@@ -30,7 +33,8 @@ struct iotd_db {
     size_t nprepared;
     long long next_attempt_ms;
     long backoff_ms;
-    int was_down; /* log the outage once, and the recovery once */
+    unsigned long generation; /* connections made so far */
+    int was_down;             /* log the outage once, and the recovery once */
 };
 
 static long long now_ms(void)
@@ -114,6 +118,7 @@ static int connect_now(iotd_db *db)
         return IOTD_AGAIN;
     }
     PQsetNoticeProcessor(db->conn, ignore_notice, NULL);
+    db->generation++;
     if (db->was_down)
         iotd_log(IOTD_LOG_INFO, "database connection restored");
     db->was_down = 0;
@@ -135,6 +140,11 @@ int iotd_db_ready(iotd_db *db)
 PGconn *iotd_db_conn(iotd_db *db)
 {
     return db->conn;
+}
+
+unsigned long iotd_db_generation(const iotd_db *db)
+{
+    return db->generation;
 }
 
 static int is_prepared(const iotd_db *db, const iotd_db_stmt *stmt)
@@ -222,6 +232,44 @@ int iotd_db_exec_bin(iotd_db *db, const iotd_db_stmt *stmt, const char *const *v
 int iotd_db_exec(iotd_db *db, const iotd_db_stmt *stmt, const char *const *values, PGresult **out)
 {
     return iotd_db_exec_bin(db, stmt, values, NULL, NULL, out);
+}
+
+/* A Sync on its own (pipeline mode, no statement): the server answers
+ * ReadyForQuery and nothing else, unless notifications are pending, which
+ * an idle backend sends before that ReadyForQuery. */
+int iotd_db_ping(iotd_db *db)
+{
+    int rc = iotd_db_ready(db);
+    if (rc != IOTD_OK)
+        return rc;
+    PGconn *c = db->conn;
+    if (PQtransactionStatus(c) != PQTRANS_IDLE || !PQenterPipelineMode(c))
+        return IOTD_ERROR; /* in a transaction, or results still pending */
+    int synced = 0;
+    if (PQpipelineSync(c)) {
+        /* only the sync result is expected; anything else is a failure */
+        for (int i = 0; i < DB_PING_MAX_RESULTS; i++) {
+            PGresult *r = PQgetResult(c);
+            if (!r)
+                break;
+            ExecStatusType st = PQresultStatus(r);
+            PQclear(r);
+            if (st == PGRES_PIPELINE_SYNC) {
+                synced = 1;
+                break;
+            }
+        }
+    }
+    if (synced && PQexitPipelineMode(c))
+        return IOTD_OK;
+    (void)PQconsumeInput(c); /* a server that ended the session: read its EOF */
+    if (connection_lost(db))
+        return IOTD_AGAIN;
+    /* the connection may be left mid-pipeline: start again on a fresh one */
+    const char *msg = PQerrorMessage(c);
+    iotd_log(IOTD_LOG_ERROR, "round trip failed, reconnecting: %.*s", (int)strcspn(msg, "\n"), msg);
+    drop_connection(db);
+    return IOTD_AGAIN;
 }
 
 static const iotd_db_stmt stmt_begin = {"iotd_begin", "BEGIN", 0, 0};

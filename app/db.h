@@ -41,5 +41,12 @@ int iotd_db_schema_version(iotd_db *db, int *version);
 /* SQLSTATE of a failed result ("" when none). */
 const char *iotd_db_sqlstate(const PGresult *res);
 PGconn *iotd_db_conn(iotd_db *db);
+/* Connections made so far: changes whenever the connection was replaced. */
+unsigned long iotd_db_generation(const iotd_db *db);
+/* The cheapest round trip (a protocol Sync, no statement); notifications
+ * sent before the server's answer are then in libpq (PQnotifies).
+ * IOTD_OK; IOTD_AGAIN when the connection was lost or had to be dropped;
+ * IOTD_ERROR inside a transaction. */
+int iotd_db_ping(iotd_db *db);
 
 #endif

@@ -11,20 +11,35 @@
  *
  *  - images: migration 0004 notifies channel iotd_images on every change,
  *    from any writer (admin, `iotd image`, plain SQL). The worker LISTENs on
- *    its own connection and, before every hit, runs one tiny query (today's
- *    date, and whether the connection still listens). The round trip is
- *    what makes "visible on the very next request" exact: the committing
- *    backend signals the listeners before its client sees the commit, so a
- *    notification for any change committed before this request was sent
- *    reaches libpq before our query's answer does. Any notification, a
- *    reconnection (no longer listening) or a failed query empties the cache.
- *  - the day: the same query returns today's date; a new day empties it.
+ *    its own connection and, before every hit, makes one protocol round
+ *    trip with no statement in it (a pipeline Sync, iotd_db_ping). The round
+ *    trip is what makes "visible on the very next request" exact: the
+ *    committing backend signals the listeners before its client sees the
+ *    commit, and an idle backend sends the notifications it was signalled
+ *    about before the ReadyForQuery that answers a Sync (postgres.c, the
+ *    send_ready_for_query step). So a notification for any change committed
+ *    before this request was sent reaches libpq before our answer does.
+ *    Any notification, or a failed round trip, empties the cache.
+ *  - the connection: LISTEN belongs to one server session. A replaced
+ *    connection (iotd_db_generation changed) or any error empties the cache
+ *    and forces a full sync, which LISTENs again on the new session.
+ *  - the day: the full sync (one prepared SELECT) returns today's date and
+ *    the seconds until the next day begins in IOTD_TIMEZONE, computed by
+ *    Postgres with the zone's rules; the worker keeps that as a
+ *    CLOCK_MONOTONIC deadline, measured from before the query was sent so
+ *    it is never late, and syncs fully again at or after it. A new date
+ *    empties the cache.
  *  - the presign window: an entry is served only in the window it was
  *    rendered in (and only kept when the window did not turn while it was
  *    rendered), so a kept page never carries a URL signed for an earlier
  *    window than the one a fresh render would use.
- *  - anything else (credentials rotating, clock steps): entries are
- *    re-rendered at least every IOTD_PAGECACHE_MAX_AGE_S seconds.
+ *  - anything else (credentials rotating, clock steps, a zone's rules
+ *    changing): the full sync runs at least every IOTD_PAGECACHE_MAX_AGE_S
+ *    seconds, and entries are re-rendered at least that often.
+ *
+ * The full sync runs on first use, after a reconnection or an error, at the
+ * day deadline and every IOTD_PAGECACHE_MAX_AGE_S; every other check is the
+ * bare round trip, which costs Postgres no parse, plan or snapshot.
  *
  * A page is kept only after a second check that nothing changed while it
  * was being rendered. 304s are decided here from the kept ETag, so a
@@ -44,7 +59,7 @@
 #include "sigv4.h"
 #include "view.h"
 
-#define PAGECACHE_DATE_CHARS 16
+#define PAGECACHE_MS_PER_S 1000
 #define PAGECACHE_DEFAULT_TTL 3600 /* as s3.c, when no presign TTL is configured */
 
 /* Routes whose answer depends only on the inputs above (see routes.c). */
@@ -67,7 +82,10 @@ struct iotd_pagecache {
     entry entries[IOTD_PAGECACHE_MAX_ENTRIES];
     size_t bytes;
     unsigned long long clock;
-    char today[PAGECACHE_DATE_CHARS]; /* "" until synced */
+    char today[IOTD_PAGECACHE_DATE_CHARS]; /* "" until synced: the next check is a full sync */
+    unsigned long generation;              /* the db connection the LISTEN was made on */
+    long long day_ends_ms;                 /* CLOCK_MONOTONIC: sync fully at or after this */
+    long long resync_ms;                   /* CLOCK_MONOTONIC: and at least this often */
     /* the current request, between serve and keep */
     iotd_buf key;
     uint64_t key_hash;
@@ -76,11 +94,26 @@ struct iotd_pagecache {
     const char *if_none_match;
 };
 
+/*
+ * Today's date in the zone, whether this session LISTENs, and the seconds
+ * until the next date begins there. $2 is the instant to ask about (NULL:
+ * now; tests pass fixed instants). The next local midnight m is converted
+ * with the zone's rules; where midnight itself is repeated (a zone leaving
+ * DST at 01:00, back to 00:00), Postgres picks the later of the two
+ * instants, so m is also reached from three local hours before it, which
+ * gives the earlier one. The earliest candidate still in the future wins:
+ * the deadline is never late, and at worst one extra sync is early.
+ */
 static const iotd_db_stmt stmt_sync = {
     "pagecache_sync",
-    "SELECT to_char((now() AT TIME ZONE $1)::date, 'YYYY-MM-DD'),"
-    " EXISTS (SELECT 1 FROM pg_listening_channels() AS c WHERE c = '" IOTD_PAGECACHE_CHANNEL "')",
-    1, 1};
+    "WITH t AS (SELECT coalesce($2::timestamptz, now()) AS n),"
+    " d AS (SELECT n, date_trunc('day', n AT TIME ZONE $1) + interval '1 day' AS m FROM t)"
+    " SELECT to_char((n AT TIME ZONE $1)::date, 'YYYY-MM-DD'),"
+    " EXISTS (SELECT 1 FROM pg_listening_channels() AS c WHERE c = '" IOTD_PAGECACHE_CHANNEL "'),"
+    " extract(epoch FROM (SELECT min(c) FROM (VALUES (m AT TIME ZONE $1),"
+    "   ((m - interval '3 hours') AT TIME ZONE $1 + interval '3 hours')) AS v(c) WHERE c > n) - n)"
+    " FROM d",
+    2, 1};
 static const iotd_db_stmt stmt_listen = {"pagecache_listen", "LISTEN " IOTD_PAGECACHE_CHANNEL, 0, 1};
 
 iotd_pagecache *iotd_pagecache_new(void)
@@ -132,6 +165,13 @@ static time_t mono_seconds(void)
     return ts.tv_sec;
 }
 
+static long long mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * PAGECACHE_MS_PER_S + ts.tv_nsec / 1000000;
+}
+
 static int64_t current_window(const iotd_ctx *ctx)
 {
     long ttl = ctx->cfg->s3.presign_ttl > 0 ? ctx->cfg->s3.presign_ttl : PAGECACHE_DEFAULT_TTL;
@@ -140,21 +180,67 @@ static int64_t current_window(const iotd_ctx *ctx)
 
 /* ---- the database side ------------------------------------------------- */
 
+/* Empties the cache and makes the next check a full sync. */
+static void forget(iotd_pagecache *pc)
+{
+    clear(pc);
+    pc->today[0] = '\0';
+}
+
+/* Drains the notifications libpq holds: 1 when there was any. */
+static int notified(iotd_db *db)
+{
+    PGconn *conn = iotd_db_conn(db);
+    if (!conn)
+        return 0;
+    (void)PQconsumeInput(conn); /* anything that arrived after our answer, too */
+    int any = 0;
+    PGnotify *n;
+    while ((n = PQnotifies(conn)) != NULL) {
+        any = 1;
+        PQfreemem(n);
+    }
+    return any;
+}
+
+static int run_sync(iotd_db *db, const char *timezone, const char *at, PGresult **r)
+{
+    const char *values[] = {timezone && timezone[0] ? timezone : "UTC", at};
+    int rc = iotd_db_exec(db, &stmt_sync, values, r);
+    if (rc == IOTD_OK && (PQntuples(*r) != 1 || PQnfields(*r) != 3 || PQgetisnull(*r, 0, 2) ||
+                          PQgetlength(*r, 0, 0) >= IOTD_PAGECACHE_DATE_CHARS))
+        rc = IOTD_ERROR;
+    return rc;
+}
+
+int iotd_pagecache_day(iotd_db *db, const char *timezone, const char *at,
+                       char date[IOTD_PAGECACHE_DATE_CHARS], double *seconds_left)
+{
+    PGresult *r;
+    int rc = run_sync(db, timezone, at, &r);
+    if (rc == IOTD_OK) {
+        snprintf(date, IOTD_PAGECACHE_DATE_CHARS, "%s", PQgetvalue(r, 0, 0));
+        *seconds_left = strtod(PQgetvalue(r, 0, 2), NULL);
+    }
+    PQclear(r);
+    return rc;
+}
+
 int iotd_pagecache_sync(iotd_pagecache *pc, iotd_db *db, const char *timezone)
 {
-    const char *values[] = {timezone && timezone[0] ? timezone : "UTC"};
+    long long asked_ms = mono_ms(); /* before the server's now(): the deadline is never late */
     PGresult *r;
-    int rc = iotd_db_exec(db, &stmt_sync, values, &r);
-    if (rc != IOTD_OK || PQntuples(r) != 1) {
+    int rc = run_sync(db, timezone, NULL, &r);
+    if (rc != IOTD_OK) {
         PQclear(r);
-        clear(pc);
-        pc->today[0] = '\0';
-        return rc == IOTD_OK ? IOTD_ERROR : rc;
+        forget(pc);
+        return rc;
     }
     int changed = strcmp(PQgetvalue(r, 0, 0), pc->today) != 0;
     if (changed)
         snprintf(pc->today, sizeof pc->today, "%s", PQgetvalue(r, 0, 0));
     int listening = PQgetvalue(r, 0, 1)[0] == 't';
+    double left_s = strtod(PQgetvalue(r, 0, 2), NULL);
     PQclear(r);
     if (!listening) {
         /* a new connection: whatever changed before it listened is unknown */
@@ -162,21 +248,43 @@ int iotd_pagecache_sync(iotd_pagecache *pc, iotd_db *db, const char *timezone)
         rc = iotd_db_exec(db, &stmt_listen, NULL, &r);
         PQclear(r);
         if (rc != IOTD_OK) {
-            clear(pc);
-            pc->today[0] = '\0';
+            forget(pc);
             return rc;
         }
     }
-    PGconn *conn = iotd_db_conn(db);
-    if (conn) {
-        (void)PQconsumeInput(conn); /* anything that arrived after our answer, too */
-        PGnotify *n;
-        while ((n = PQnotifies(conn)) != NULL) {
-            changed = 1;
-            PQfreemem(n);
-        }
-    }
+    if (!(left_s > 0))
+        left_s = 0; /* sync again on the next check */
+    if (left_s > IOTD_PAGECACHE_MAX_AGE_S)
+        left_s = IOTD_PAGECACHE_MAX_AGE_S; /* and at least this often anyway */
+    pc->day_ends_ms = asked_ms + (long long)(left_s * PAGECACHE_MS_PER_S);
+    pc->resync_ms = asked_ms + (long long)IOTD_PAGECACHE_MAX_AGE_S * PAGECACHE_MS_PER_S;
+    pc->generation = iotd_db_generation(db);
+    if (notified(db))
+        changed = 1;
     if (changed) {
+        clear(pc);
+        return IOTD_DECLINED;
+    }
+    return IOTD_OK;
+}
+
+int iotd_pagecache_check(iotd_pagecache *pc, iotd_db *db, const char *timezone)
+{
+    int rc = iotd_db_ready(db);
+    if (rc != IOTD_OK) {
+        forget(pc);
+        return rc;
+    }
+    long long now = mono_ms();
+    if (!pc->today[0] || pc->generation != iotd_db_generation(db) || now >= pc->day_ends_ms ||
+        now >= pc->resync_ms)
+        return iotd_pagecache_sync(pc, db, timezone);
+    rc = iotd_db_ping(db);
+    if (rc != IOTD_OK || pc->generation != iotd_db_generation(db)) {
+        forget(pc);
+        return rc != IOTD_OK ? rc : IOTD_DECLINED;
+    }
+    if (notified(db)) {
         clear(pc);
         return IOTD_DECLINED;
     }
@@ -266,7 +374,7 @@ int iotd_pagecache_serve(iotd_ctx *ctx)
         drop(pc, e);
         return IOTD_DECLINED;
     }
-    if (iotd_pagecache_sync(pc, ctx->db, ctx->cfg->timezone) != IOTD_OK)
+    if (iotd_pagecache_check(pc, ctx->db, ctx->cfg->timezone) != IOTD_OK)
         return IOTD_DECLINED; /* emptied: render afresh */
     iotd_response *res = ctx->res;
     iotd_buf_reset(&res->headers);
@@ -400,7 +508,7 @@ void iotd_pagecache_keep(iotd_ctx *ctx)
     if (route_cacheable(ctx->route) && cc && cc_len >= 6 && strncmp(cc, "public", 6) == 0 &&
         !header_value(&res->headers, "Set-Cookie", &cookie_len) &&
         res->body.len <= (size_t)IOTD_PAGECACHE_MAX_PAGE_BYTES && current_window(ctx) == pc->window &&
-        iotd_pagecache_sync(pc, ctx->db, ctx->cfg->timezone) == IOTD_OK)
+        iotd_pagecache_check(pc, ctx->db, ctx->cfg->timezone) == IOTD_OK)
         store(pc, ctx, etag_copy, etag_len);
     answer_conditional(res, pc->if_none_match, etag_copy);
 }

@@ -2,7 +2,8 @@
  * pagecache.h — each worker keeps the public pages it rendered (body and
  * headers per URL) and serves them again while nothing they show changed:
  * the images table (LISTEN/NOTIFY), the day in IOTD_TIMEZONE, and the
- * presign window. Checked against Postgres before every hit.
+ * presign window. Checked against Postgres before every hit: a bare
+ * protocol round trip, and a full sync query now and then.
  */
 #ifndef IOTD_PAGECACHE_H
 #define IOTD_PAGECACHE_H
@@ -19,6 +20,7 @@
 #define IOTD_PAGECACHE_MAX_PAGE_BYTES (256L * 1024) /* a larger page is not kept */
 #define IOTD_PAGECACHE_MAX_AGE_S 60                 /* re-render at least this often */
 #define IOTD_PAGECACHE_CHANNEL "iotd_images"        /* notified by migration 0004 */
+#define IOTD_PAGECACHE_DATE_CHARS 16                /* "YYYY-MM-DD" and room */
 
 typedef struct iotd_pagecache iotd_pagecache;
 
@@ -34,10 +36,18 @@ int iotd_pagecache_serve(iotd_ctx *ctx);
 void iotd_pagecache_keep(iotd_ctx *ctx);
 
 /* The pieces, for tests. */
-/* Syncs with Postgres: IOTD_OK when nothing changed since the last sync;
+/* Before a hit: a full sync when one is due (first use, a new connection,
+ * after an error, the day's end, every IOTD_PAGECACHE_MAX_AGE_S), else one
+ * bare round trip. Returns as iotd_pagecache_sync. */
+int iotd_pagecache_check(iotd_pagecache *pc, iotd_db *db, const char *timezone);
+/* The full sync: IOTD_OK when nothing changed since the last sync;
  * IOTD_DECLINED when something did (the cache is emptied); IOTD_AGAIN or
  * IOTD_ERROR when the database cannot be asked (the cache is emptied). */
 int iotd_pagecache_sync(iotd_pagecache *pc, iotd_db *db, const char *timezone);
+/* What the full sync asks, for an instant (at: a timestamptz literal, NULL
+ * for now): the date in timezone and the seconds until the next one begins. */
+int iotd_pagecache_day(iotd_db *db, const char *timezone, const char *at,
+                       char date[IOTD_PAGECACHE_DATE_CHARS], double *seconds_left);
 /* Kept pages and their total size in bytes. */
 size_t iotd_pagecache_count(const iotd_pagecache *pc, size_t *bytes);
 

@@ -12,7 +12,11 @@
  *  - an UPDATE, DELETE or INSERT in SQL is visible on the very next request
  *    on every worker, many times over,
  *  - a kept page never carries image URLs signed for an earlier presign
- *    window than the one current when the request was sent.
+ *    window than the one current when the request was sent,
+ *  - the check before a hit (a bare round trip) still sees every NOTIFY
+ *    sent before it, and a replaced connection forces a full sync that
+ *    LISTENs again,
+ *  - the full sync's date and seconds until the next day, DST included.
  * Skips (77) when the stack's PostgreSQL is not reachable.
  */
 #include <arpa/inet.h>
@@ -31,7 +35,9 @@
 
 #include "buf.h"
 #include "fcgi_client.h"
+#include "db.h"
 #include "iotd.h"
+#include "pagecache.h"
 #include "sigv4.h"
 #include "testlib.h"
 
@@ -39,6 +45,7 @@
 #define PRESIGN_TTL_SHORT 4 /* a two-second presign window, so a test sees it turn */
 #define PRESIGN_TTL_LONG 3600
 #define CHANGE_ROUNDS 25
+#define NOTIFY_ROUNDS 50
 #define FCGI_RESPONDER 1
 #define FCGI_KEEP_CONN 1
 enum { FCGI_BEGIN_REQUEST = 1, FCGI_END_REQUEST = 3, FCGI_PARAMS = 4, FCGI_STDIN = 5, FCGI_STDOUT = 6 };
@@ -238,7 +245,8 @@ static void setup(void)
         iotd_buf body = IOTD_BUF_INIT;
         char err[128];
         int status = 0;
-        up = iotd_fcgi_get(address, "/healthz", 2000, &status, &body, err, sizeof err) == IOTD_OK && status == 200;
+        up = iotd_fcgi_get(address, "/healthz", 2000, &status, &body, err, sizeof err) == IOTD_OK &&
+             status == 200;
         iotd_buf_free(&body);
         if (!up)
             usleep(20 * 1000);
@@ -421,6 +429,104 @@ START_TEST(test_presign_window_is_never_earlier_than_now)
 }
 END_TEST
 
+/* ---- the check itself, on one connection ------------------------------------ */
+
+START_TEST(test_day_and_seconds_until_the_next)
+{
+    static const struct {
+        const char *zone, *at, *date;
+        double left;
+    } cases[] = {
+        {"UTC", "2024-03-10 12:00:00+00", "2024-03-10", 43200},
+        {"Asia/Kolkata", "2024-03-10 12:00:00+00", "2024-03-10", 23400},     /* 17:30 there */
+        {"America/New_York", "2024-03-10 00:30:00-05", "2024-03-10", 81000}, /* a 23-hour day */
+        {"America/New_York", "2024-11-03 00:30:00-04", "2024-11-03", 88200}, /* a 25-hour day */
+        /* Cuba leaves DST at 01:00, back to 00:00: the first midnight counts */
+        {"America/Havana", "2024-11-02 23:00:00-04", "2024-11-02", 3600},
+        {"America/Havana", "2024-11-03 00:30:00-05", "2024-11-03", 84600},
+        /* and enters it at midnight: the day begins at 01:00 */
+        {"America/Havana", "2024-03-09 23:00:00-05", "2024-03-09", 3600},
+        /* Samoa skipped 30 December 2011 */
+        {"Pacific/Apia", "2011-12-29 12:00:00-10", "2011-12-29", 43200},
+    };
+    iotd_db *db = iotd_db_new("");
+    ck_assert_ptr_nonnull(db);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char date[IOTD_PAGECACHE_DATE_CHARS] = "";
+        double left = -1;
+        ck_assert_int_eq(iotd_pagecache_day(db, cases[i].zone, cases[i].at, date, &left), IOTD_OK);
+        ck_assert_msg(strcmp(date, cases[i].date) == 0, "%s at %s: date %s", cases[i].zone, cases[i].at,
+                      date);
+        ck_assert_msg(left == cases[i].left, "%s at %s: %.0f s left, want %.0f", cases[i].zone, cases[i].at,
+                      left, cases[i].left);
+    }
+    /* now, in a real zone: a day ahead at most (25 h on a DST day) */
+    char date[IOTD_PAGECACHE_DATE_CHARS] = "";
+    double left = -1;
+    ck_assert_int_eq(iotd_pagecache_day(db, "Europe/Paris", NULL, date, &left), IOTD_OK);
+    ck_assert_uint_eq(strlen(date), 10);
+    ck_assert(left > 0 && left <= 25 * 3600);
+    ck_assert_int_ne(iotd_pagecache_day(db, "No/Such_Zone", NULL, date, &left), IOTD_OK);
+    iotd_db_free(db);
+}
+END_TEST
+
+static void kill_backend(PGconn *admin, iotd_db *db)
+{
+    char q[128];
+    snprintf(q, sizeof q, "SELECT pg_terminate_backend(%d)", PQbackendPID(iotd_db_conn(db)));
+    tl_sql(admin, q);
+    usleep(100 * 1000); /* the backend is gone */
+}
+
+START_TEST(test_check_sees_every_notify_and_relistens)
+{
+    iotd_db *db = iotd_db_new("");
+    iotd_pagecache *pc = iotd_pagecache_new();
+    PGconn *other = tl_db();
+    ck_assert_ptr_nonnull(db);
+    ck_assert_ptr_nonnull(pc);
+    /* first use: a full sync, which listens and reports a change */
+    ck_assert_int_eq(iotd_pagecache_check(pc, db, "UTC"), IOTD_DECLINED);
+    ck_assert_int_eq(iotd_pagecache_check(pc, db, "UTC"), IOTD_OK);
+    unsigned long generation = iotd_db_generation(db);
+    for (int round = 0; round < NOTIFY_ROUNDS; round++) {
+        tl_sql(other, "NOTIFY " IOTD_PAGECACHE_CHANNEL);
+        ck_assert_msg(iotd_pagecache_check(pc, db, "UTC") == IOTD_DECLINED, "round %d: the NOTIFY was missed",
+                      round);
+        ck_assert_int_eq(iotd_pagecache_check(pc, db, "UTC"), IOTD_OK);
+    }
+    ck_assert_uint_eq(iotd_db_generation(db), generation); /* all on one connection */
+
+    /* the server ends our session: the round trip fails, the cache is emptied */
+    kill_backend(other, db);
+    ck_assert_int_eq(iotd_pagecache_check(pc, db, "UTC"), IOTD_AGAIN);
+    usleep(1100 * 1000); /* the db layer's longest back-off */
+    ck_assert_int_eq(iotd_pagecache_check(pc, db, "UTC"), IOTD_DECLINED); /* full sync, LISTEN again */
+    ck_assert_uint_ne(iotd_db_generation(db), generation);
+    tl_sql(other, "NOTIFY " IOTD_PAGECACHE_CHANNEL);
+    ck_assert_int_eq(iotd_pagecache_check(pc, db, "UTC"), IOTD_DECLINED);
+    ck_assert_int_eq(iotd_pagecache_check(pc, db, "UTC"), IOTD_OK);
+
+    /* replaced under us by another statement's retry: noticed all the same */
+    generation = iotd_db_generation(db);
+    kill_backend(other, db);
+    int version = -1;
+    ck_assert_int_eq(iotd_db_schema_version(db, &version), IOTD_OK);
+    ck_assert_uint_ne(iotd_db_generation(db), generation);
+    ck_assert_int_eq(iotd_pagecache_check(pc, db, "UTC"), IOTD_DECLINED);
+    tl_sql(other, "NOTIFY " IOTD_PAGECACHE_CHANNEL);
+    ck_assert_int_eq(iotd_pagecache_check(pc, db, "UTC"), IOTD_DECLINED);
+    ck_assert_int_eq(iotd_pagecache_check(pc, db, "UTC"), IOTD_OK);
+
+    /* a statement still runs normally after the round trips */
+    ck_assert_int_eq(iotd_db_schema_version(db, &version), IOTD_OK);
+    PQfinish(other);
+    iotd_pagecache_free(pc);
+    iotd_db_free(db);
+}
+END_TEST
+
 int main(void)
 {
     if (!getenv("PGHOST") && !getenv("DATABASE_URL")) {
@@ -447,6 +553,11 @@ int main(void)
     tcase_set_timeout(tw, 60);
     tcase_add_test(tw, test_presign_window_is_never_earlier_than_now);
     suite_add_tcase(s, tw);
+    TCase *tk = tcase_create("check");
+    tcase_set_timeout(tk, 60);
+    tcase_add_test(tk, test_day_and_seconds_until_the_next);
+    tcase_add_test(tk, test_check_sees_every_notify_and_relistens);
+    suite_add_tcase(s, tk);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
