@@ -255,8 +255,10 @@ int iotd_cli_presign(int argc, char **argv)
 
 /* ---- iotd image add ------------------------------------------------------ */
 
-/* Reads at most max bytes of a regular file; IOTD_DECLINED when it is larger. */
-static int read_upload(const char *path, size_t max, iotd_buf *out, char *err, size_t errlen)
+/* Copies a regular file of at most max bytes into a spool in spool_dir;
+ * IOTD_DECLINED when it is larger. */
+static int read_upload(const char *path, size_t max, const char *spool_dir, iotd_spool *out, char *err,
+                       size_t errlen)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
@@ -277,31 +279,14 @@ static int read_upload(const char *path, size_t max, iotd_buf *out, char *err, s
         rc = IOTD_DECLINED;
         goto out;
     }
-    if (iotd_buf_reserve(out, (size_t)st.st_size + 1) != IOTD_OK) {
-        snprintf(err, errlen, "out of memory reading %s", path);
-        goto out;
-    }
-    for (;;) { /* to EOF, in case the file grew since fstat */
-        if (out->len > max) {
-            rc = IOTD_DECLINED;
-            goto out;
-        }
-        char chunk[64 * 1024];
-        ssize_t n = read(fd, chunk, sizeof chunk);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
-            goto out;
-        }
-        if (n == 0)
-            break;
-        if (iotd_buf_append(out, chunk, (size_t)n) != IOTD_OK) {
-            snprintf(err, errlen, "out of memory reading %s", path);
-            goto out;
-        }
-    }
-    rc = out->len > max ? IOTD_DECLINED : IOTD_OK;
+    /* copied to EOF, in case the file grew since fstat */
+    rc = iotd_spool_open(out, spool_dir, max) == IOTD_OK ? iotd_spool_copy_fd(out, fd) : IOTD_ERROR;
+    if (rc == IOTD_OK)
+        rc = iotd_spool_finish(out);
+    if (rc == IOTD_ERROR)
+        snprintf(err, errlen, "cannot copy %.200s to %.200s: %s", path, spool_dir, strerror(errno));
+    goto out;
+
 out:
     close(fd);
     return rc;
@@ -354,13 +339,13 @@ static int image_add(int argc, char **argv)
         return usage_error(cmd, usage_image, "--date must be a real day written YYYY-MM-DD");
 
     session s;
-    iotd_buf body = IOTD_BUF_INIT;
+    iotd_spool body = IOTD_SPOOL_INIT;
     int status = session_open(&s, cmd, 0, 1);
     if (status != EXIT_OK)
         goto out;
     char err[CLI_ERR_LEN];
     size_t max = (size_t)s.cfg.max_upload_mb * CLI_BYTES_PER_MB;
-    int rc = read_upload(path, max, &body, err, sizeof err);
+    int rc = read_upload(path, max, s.cfg.spool_dir, &body, err, sizeof err);
     if (rc == IOTD_DECLINED) {
         status = fail(cmd, "%s is larger than the upload limit of %ld MB (IOTD_MAX_UPLOAD_MB)", path,
                       s.cfg.max_upload_mb);
@@ -377,7 +362,7 @@ static int image_add(int argc, char **argv)
     iotd_image img;
     iotd_library_error le = IOTD_LIBRARY_ERROR_INIT;
     iotd_library_text text = {name, tagline, date};
-    if (iotd_library_add(s.db, s.s3, &s.cfg, s.arena, body.data, body.len, &text, &img, &le) != IOTD_OK) {
+    if (iotd_library_add(s.db, s.s3, &s.cfg, s.arena, &body, &text, &img, &le) != IOTD_OK) {
         if (le.stage == IOTD_LIBRARY_CHECK)
             status = fail(cmd, "%s: %s", path, le.message);
         else if (le.stage == IOTD_LIBRARY_STORE)
@@ -396,7 +381,7 @@ static int image_add(int argc, char **argv)
     }
     printf("%lld\n", img.id);
 out:
-    iotd_buf_free(&body);
+    iotd_spool_close(&body);
     session_close(&s);
     return status;
 }

@@ -89,6 +89,22 @@ static int default_workers(void)
     return (int)(2 * n);
 }
 
+/* iotd-render in the directory this program was started from. */
+static int default_render_bin(char *dst, size_t len)
+{
+    char self[IOTD_CONF_STR];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0 || (size_t)n >= sizeof self - 1)
+        return IOTD_ERROR;
+    self[n] = '\0';
+    char *slash = strrchr(self, '/');
+    if (!slash)
+        return IOTD_ERROR;
+    *slash = '\0';
+    int w = snprintf(dst, len, "%s/iotd-render", self);
+    return w > 0 && (size_t)w < len ? IOTD_OK : IOTD_ERROR;
+}
+
 int iotd_config_load(iotd_config *c, char *err, size_t errlen)
 {
     memset(c, 0, sizeof *c);
@@ -143,6 +159,17 @@ int iotd_config_load(iotd_config *c, char *err, size_t errlen)
     if (set_long(&slots, "IOTD_UPLOAD_SLOTS", c->workers > 1 ? c->workers / 2 : 1, 1, 256, err, errlen))
         return IOTD_ERROR;
     c->upload_slots = (int)slots;
+    const char *tmpdir = getenv("TMPDIR");
+    if (set_str(c->spool_dir, sizeof c->spool_dir, "IOTD_SPOOL_DIR", tmpdir && *tmpdir ? tmpdir : "/tmp", err,
+                errlen) ||
+        set_str(c->render_bin, sizeof c->render_bin, "IOTD_RENDER_BIN", "", err, errlen) ||
+        set_long(&c->render_nice, "IOTD_RENDER_NICE", 10, 0, 19, err, errlen) ||
+        set_long(&c->render_timeout, "IOTD_RENDER_TIMEOUT", 45, 1, 3600, err, errlen))
+        return IOTD_ERROR;
+    if (!c->render_bin[0] && default_render_bin(c->render_bin, sizeof c->render_bin) != IOTD_OK) {
+        snprintf(err, errlen, "IOTD_RENDER_BIN is not set and this program's own path is unknown");
+        return IOTD_ERROR;
+    }
     if (!valid_timezone(c->timezone)) {
         snprintf(err, errlen,
                  "IOTD_TIMEZONE must be an IANA time zone name such as Europe/Madrid (got \"%.32s\")",

@@ -50,6 +50,10 @@ typedef struct iotd_config {
     char site_url[IOTD_CONF_STR]; /* IOTD_SITE_URL, e.g. https://iotd.example; empty = from the request */
     int upload_slots;             /* IOTD_UPLOAD_SLOTS: uploads handled at once, default workers / 2 */
     char upload_slots_dir[IOTD_CONF_STR]; /* made by iotd serve's master; not from the environment */
+    char spool_dir[IOTD_CONF_STR];        /* IOTD_SPOOL_DIR, default $TMPDIR or /tmp: uploads on disk */
+    char render_bin[IOTD_CONF_STR];       /* IOTD_RENDER_BIN, default iotd-render beside this program */
+    long render_nice;                     /* IOTD_RENDER_NICE, default 10: renditions yield to pages */
+    long render_timeout;                  /* IOTD_RENDER_TIMEOUT seconds, default 45 */
 } iotd_config;
 
 /* Fills c from the environment; on a bad value writes a message to err and

@@ -386,33 +386,83 @@ static const char *guess_other(const unsigned char *p, size_t len)
     return "text";
 }
 
-int iotd_imagefile_detect(const void *data, size_t len, iotd_imagefile_info *out, char *err, size_t errlen)
+typedef struct format {
+    const char *magic;
+    size_t len;
+    const char *kind;
+    const char *content_type;
+    const char *extension;
+    int (*detect)(const unsigned char *, size_t, iotd_imagefile_info *, char *, size_t);
+} format;
+
+static const format formats[] = {
+    {"\xFF\xD8\xFF", 3, "JPEG", "image/jpeg", "jpg", detect_jpeg},
+    {PNG_SIGNATURE, PNG_SIGNATURE_LEN, "PNG", "image/png", "png", detect_png},
+    {"GIF87a", 6, "GIF", "image/gif", "gif", detect_gif},
+    {"GIF89a", 6, "GIF", "image/gif", "gif", detect_gif},
+    {"RIFF", 4, "WebP", "image/webp", "webp", detect_webp},
+};
+
+/* The format whose magic p starts with, or NULL with the reason in err. */
+static const format *by_magic(const unsigned char *p, size_t len, char *err, size_t errlen)
 {
-    const unsigned char *p = data;
     if (err && errlen)
         err[0] = '\0';
-    if (!p || len == 0)
-        return reject(err, errlen, "the file is empty");
-    static const struct {
-        const char *magic;
-        size_t len;
-        const char *kind;
-        int (*detect)(const unsigned char *, size_t, iotd_imagefile_info *, char *, size_t);
-    } formats[] = {
-        {"\xFF\xD8\xFF", 3, "JPEG", detect_jpeg}, {PNG_SIGNATURE, PNG_SIGNATURE_LEN, "PNG", detect_png},
-        {"GIF87a", 6, "GIF", detect_gif},         {"GIF89a", 6, "GIF", detect_gif},
-        {"RIFF", 4, "WebP", detect_webp},
-    };
+    if (!p || len == 0) {
+        reject(err, errlen, "the file is empty");
+        return NULL;
+    }
     for (size_t i = 0; i < IOTD_ARRAY_LEN(formats); i++) {
         size_t m = formats[i].len;
         if (len >= m && memcmp(p, formats[i].magic, m) == 0)
-            return formats[i].detect(p, len, out, err, errlen);
-        if (len < m && memcmp(p, formats[i].magic, len) == 0)
-            return reject(err, errlen, "the file is cut short (it starts like a %s file)", formats[i].kind);
+            return &formats[i];
+        if (len < m && memcmp(p, formats[i].magic, len) == 0) {
+            reject(err, errlen, "the file is cut short (it starts like a %s file)", formats[i].kind);
+            return NULL;
+        }
     }
     const char *other = guess_other(p, len);
     if (other)
-        return reject(err, errlen, "the file is not a JPEG, PNG, GIF or WebP image (it looks like %s)",
-                      other);
-    return reject(err, errlen, "the file is not a JPEG, PNG, GIF or WebP image");
+        reject(err, errlen, "the file is not a JPEG, PNG, GIF or WebP image (it looks like %s)", other);
+    else
+        reject(err, errlen, "the file is not a JPEG, PNG, GIF or WebP image");
+    return NULL;
+}
+
+int iotd_imagefile_detect(const void *data, size_t len, iotd_imagefile_info *out, char *err, size_t errlen)
+{
+    const format *f = by_magic(data, len, err, errlen);
+    return f ? f->detect(data, len, out, err, errlen) : IOTD_DECLINED;
+}
+
+int iotd_imagefile_sniff(const void *data, size_t len, iotd_imagefile_info *out, char *err, size_t errlen)
+{
+    const format *f = by_magic(data, len, err, errlen);
+    if (!f)
+        return IOTD_DECLINED;
+    if (f->detect == detect_webp && len < WEBP_HEADER_LEN)
+        return reject(err, errlen, "the file is cut short (it starts like a WebP file)");
+    if (f->detect == detect_webp && memcmp((const char *)data + 8, "WEBP", 4) != 0)
+        return reject(err, errlen,
+                      "the file is not a JPEG, PNG, GIF or WebP image (it is another RIFF format)");
+    memset(out, 0, sizeof *out);
+    out->content_type = f->content_type;
+    out->extension = f->extension;
+    return IOTD_OK;
+}
+
+const char *iotd_imagefile_extension(const char *content_type)
+{
+    for (size_t i = 0; i < IOTD_ARRAY_LEN(formats); i++)
+        if (content_type && strcmp(content_type, formats[i].content_type) == 0)
+            return formats[i].extension;
+    return NULL;
+}
+
+const char *iotd_imagefile_content_type(const char *content_type)
+{
+    for (size_t i = 0; i < IOTD_ARRAY_LEN(formats); i++)
+        if (content_type && strcmp(content_type, formats[i].content_type) == 0)
+            return formats[i].content_type;
+    return NULL;
 }

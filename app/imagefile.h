@@ -22,5 +22,13 @@ typedef struct iotd_imagefile_info {
 
 /* IOTD_OK with *out filled, or IOTD_DECLINED with the reason in err. */
 int iotd_imagefile_detect(const void *data, size_t len, iotd_imagefile_info *out, char *err, size_t errlen);
+/* The format from the first bytes alone (IOTD_IMAGEFILE_SNIFF_BYTES are
+ * enough); width and height are left 0. Same answers as detect otherwise. */
+#define IOTD_IMAGEFILE_SNIFF_BYTES 64
+int iotd_imagefile_sniff(const void *data, size_t len, iotd_imagefile_info *out, char *err, size_t errlen);
+/* The extension of a content type we take ("image/png" -> "png"), or NULL;
+ * content_type gives our static copy of the string, or NULL. */
+const char *iotd_imagefile_extension(const char *content_type);
+const char *iotd_imagefile_content_type(const char *content_type);
 
 #endif

@@ -140,22 +140,23 @@ static void s3_failure(iotd_library_error *err, int rc, const iotd_s3_error *e)
 /* An object about to be stored. */
 typedef struct new_object {
     const char *key;
-    const void *data;
-    size_t len;
+    const iotd_spool *file;
     const char *content_type;
 } new_object;
 
 static int discard_keys(iotd_db *db, iotd_s3 *s3, const char *const *keys, size_t n, char *detail,
                         size_t detail_len);
 
-/* PUTs the objects in order; when one fails, those stored before it are
- * deleted again (or recorded for gc, err->object_kept). */
-static int put_objects(iotd_db *db, iotd_s3 *s3, const new_object *objs, size_t n, iotd_library_error *err)
+/* PUTs objs[first..n) in order (those before first are stored already);
+ * when one fails, all stored before it are deleted again (or recorded for
+ * gc, err->object_kept). */
+static int put_objects(iotd_db *db, iotd_s3 *s3, const new_object *objs, size_t n, size_t first,
+                       iotd_library_error *err)
 {
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = first; i < n; i++) {
         iotd_s3_error e;
         memset(&e, 0, sizeof e);
-        int rc = iotd_s3_put(s3, objs[i].key, objs[i].data, objs[i].len, objs[i].content_type, &e);
+        int rc = iotd_s3_put_spool(s3, objs[i].key, objs[i].file, objs[i].content_type, &e);
         if (rc == IOTD_OK)
             continue;
         s3_failure(err, rc, &e);
@@ -188,68 +189,103 @@ static void set_rendition(iotd_rendition *r, const char *key, const iotd_renditi
     r->height = made->height;
 }
 
-/* Makes the renditions of bytes (refusing, as a form error on the file,
- * an image libvips cannot read). */
-static int make_renditions(const void *bytes, size_t len, iotd_rendition_out *thumb,
-                           iotd_rendition_out *display, iotd_library_error *err)
+/* The answer of a renditions run, as a form error on the file (an image
+ * the renderer cannot read is refused; a busy renderer is a 503). */
+static int renditions_failed(iotd_library_error *err, int rc, const char *why)
 {
-    char why[IOTD_RENDITIONS_ERR_LEN];
-    int rc = iotd_renditions_make(bytes, len, thumb, display, why, sizeof why);
-    if (rc == IOTD_OK)
-        return IOTD_OK;
     err->stage = IOTD_LIBRARY_CHECK;
     snprintf(err->detail, sizeof err->detail, "making renditions: %s", why);
     if (rc == IOTD_DECLINED)
         return fail(err, 400, "file", why);
+    if (rc == IOTD_AGAIN)
+        return fail(err, 503, "file",
+                    "The image took too long to process; the server may be busy. Nothing was saved; please "
+                    "try again.");
     return fail(err, 500, "file", "The image could not be processed. Nothing was saved; please try again.");
 }
 
-int iotd_library_store_file(iotd_db *db, iotd_s3 *s3, const iotd_config *cfg, iotd_arena *a,
-                            const void *bytes, size_t len, iotd_image *file, iotd_library_error *err)
+/* Checks what the file is from its first bytes. */
+static int sniff(const iotd_spool *upload, const iotd_config *cfg, iotd_imagefile_info *info,
+                 iotd_library_error *err)
 {
-    if (len > (size_t)cfg->max_upload_mb * LIBRARY_BYTES_PER_MB) {
+    if (upload->len > (size_t)cfg->max_upload_mb * LIBRARY_BYTES_PER_MB) {
         char msg[128];
         snprintf(msg, sizeof msg, "The file is larger than %ld MB.", cfg->max_upload_mb);
         return fail(err, 413, "file", msg);
     }
-    iotd_imagefile_info info;
-    char why[IOTD_IMAGEFILE_ERR_LEN];
-    if (len == 0)
+    if (upload->len == 0)
         return fail(err, 400, "file", "The file is empty. Please choose an image file.");
-    if (iotd_imagefile_detect(bytes, len, &info, why, sizeof why) != IOTD_OK)
+    unsigned char head[IOTD_IMAGEFILE_SNIFF_BYTES];
+    long n = iotd_spool_pread(upload, head, sizeof head, 0);
+    char why[IOTD_IMAGEFILE_ERR_LEN];
+    if (n <= 0)
+        return fail(err, 500, "file",
+                    "The upload could not be read back. Nothing was saved; please try again.");
+    if (iotd_imagefile_sniff(head, (size_t)n, info, why, sizeof why) != IOTD_OK)
         return fail(err, 400, "file", why);
-    iotd_rendition_out thumb, display;
-    if (make_renditions(bytes, len, &thumb, &display, err) != IOTD_OK)
+    return IOTD_OK;
+}
+
+int iotd_library_store_file(iotd_db *db, iotd_s3 *s3, const iotd_config *cfg, iotd_arena *a,
+                            const iotd_spool *upload, iotd_image *file, iotd_library_error *err)
+{
+    iotd_imagefile_info info;
+    if (sniff(upload, cfg, &info, err) != IOTD_OK)
         return IOTD_ERROR;
-    int rc = IOTD_ERROR;
+    /* The renditions are made while the original goes to S3. */
+    iotd_renditions job;
+    char why[IOTD_RENDITIONS_ERR_LEN];
+    int rc = iotd_renditions_start(&job, cfg, upload, why, sizeof why);
+    if (rc != IOTD_OK)
+        return renditions_failed(err, rc, why);
     iotd_buf key = IOTD_BUF_INIT;
     memset(file, 0, sizeof *file);
+    rc = IOTD_ERROR;
     if (iotd_s3_make_key(&cfg->s3, info.extension, &key) != IOTD_OK ||
-        !(file->object_key = iotd_arena_strndup(a, key.data, key.len)) ||
-        !(file->thumb.key = rendition_key(a, file->object_key, IOTD_RENDITION_THUMB, thumb.extension)) ||
-        !(file->display.key =
-              rendition_key(a, file->object_key, IOTD_RENDITION_DISPLAY, display.extension))) {
+        !(file->object_key = iotd_arena_strndup(a, key.data, key.len))) {
         fail(err, 500, "file", "Could not name the new objects.");
         goto out;
     }
+    new_object original = {file->object_key, upload, info.content_type};
+    if (put_objects(db, s3, &original, 1, 0, err) != IOTD_OK)
+        goto out;
+    int made = iotd_renditions_finish(&job, why, sizeof why);
+    if (made == IOTD_OK && strcmp(job.original.content_type, info.content_type) != 0) {
+        made = IOTD_ERROR;
+        snprintf(why, sizeof why, "the renderer read a %s file as %s", info.content_type,
+                 job.original.content_type);
+    }
+    if (made == IOTD_OK &&
+        (!(file->thumb.key = rendition_key(a, file->object_key, IOTD_RENDITION_THUMB, job.thumb.extension)) ||
+         !(file->display.key =
+               rendition_key(a, file->object_key, IOTD_RENDITION_DISPLAY, job.display.extension)))) {
+        made = IOTD_ERROR;
+        snprintf(why, sizeof why, "could not name the renditions");
+    }
+    if (made != IOTD_OK) {
+        renditions_failed(err, made, why);
+        char detail[128];
+        const char *stored[] = {file->object_key};
+        err->object_kept = discard_keys(db, s3, stored, 1, detail, sizeof detail) != IOTD_OK;
+        goto out;
+    }
     new_object objs[LIBRARY_OBJECTS_PER_IMAGE] = {
-        {file->object_key, bytes, len, info.content_type},
-        {file->thumb.key, thumb.data, thumb.len, thumb.content_type},
-        {file->display.key, display.data, display.len, display.content_type},
+        original,
+        {file->thumb.key, &job.thumb.file, job.thumb.content_type},
+        {file->display.key, &job.display.file, job.display.content_type},
     };
-    if (put_objects(db, s3, objs, IOTD_ARRAY_LEN(objs), err) != IOTD_OK)
+    if (put_objects(db, s3, objs, IOTD_ARRAY_LEN(objs), 1, err) != IOTD_OK)
         goto out;
     file->content_type = info.content_type;
-    file->byte_size = (long long)len;
-    file->width = info.width;
-    file->height = info.height;
-    set_rendition(&file->thumb, file->thumb.key, &thumb);
-    set_rendition(&file->display, file->display.key, &display);
+    file->byte_size = (long long)upload->len;
+    file->width = job.original.width;
+    file->height = job.original.height;
+    set_rendition(&file->thumb, file->thumb.key, &job.thumb);
+    set_rendition(&file->display, file->display.key, &job.display);
     rc = IOTD_OK;
 out:
     iotd_buf_free(&key);
-    iotd_rendition_out_free(&thumb);
-    iotd_rendition_out_free(&display);
+    iotd_renditions_free(&job);
     return rc;
 }
 
@@ -324,8 +360,8 @@ static int db_failure(iotd_library_error *err, int rc)
                     : "The change could not be saved. Please try again.");
 }
 
-int iotd_library_add(iotd_db *db, iotd_s3 *s3, const iotd_config *cfg, iotd_arena *a, const void *bytes,
-                     size_t len, const iotd_library_text *text, iotd_image *out, iotd_library_error *err)
+int iotd_library_add(iotd_db *db, iotd_s3 *s3, const iotd_config *cfg, iotd_arena *a, const iotd_spool *file,
+                     const iotd_library_text *text, iotd_image *out, iotd_library_error *err)
 {
     const char *name = text->name, *tagline = text->tagline,
                *date = text->feature_date ? text->feature_date : "";
@@ -337,7 +373,7 @@ int iotd_library_add(iotd_db *db, iotd_s3 *s3, const iotd_config *cfg, iotd_aren
         err->stage = IOTD_LIBRARY_CHECK; /* checked before anything was stored */
         return IOTD_ERROR;
     }
-    if (iotd_library_store_file(db, s3, cfg, a, bytes, len, out, err) != IOTD_OK)
+    if (iotd_library_store_file(db, s3, cfg, a, file, out, err) != IOTD_OK)
         return IOTD_ERROR;
     out->name = name;
     out->tagline = tagline;
@@ -358,7 +394,7 @@ int iotd_library_add(iotd_db *db, iotd_s3 *s3, const iotd_config *cfg, iotd_aren
 }
 
 int iotd_library_update(iotd_db *db, iotd_s3 *s3, const iotd_config *cfg, iotd_arena *a, long long id,
-                        const iotd_library_text *text, const void *bytes, size_t len, iotd_library_error *err)
+                        const iotd_library_text *text, const iotd_spool *upload, iotd_library_error *err)
 {
     const char *name = text->name, *tagline = text->tagline,
                *date = text->feature_date ? text->feature_date : "";
@@ -366,8 +402,8 @@ int iotd_library_update(iotd_db *db, iotd_s3 *s3, const iotd_config *cfg, iotd_a
         iotd_library_check_date(date, err) != IOTD_OK)
         return IOTD_ERROR;
     iotd_image file;
-    int have_file = bytes != NULL && len > 0;
-    if (have_file && iotd_library_store_file(db, s3, cfg, a, bytes, len, &file, err) != IOTD_OK)
+    int have_file = upload != NULL && upload->fd >= 0 && upload->len > 0;
+    if (have_file && iotd_library_store_file(db, s3, cfg, a, upload, &file, err) != IOTD_OK)
         return IOTD_ERROR;
     iotd_image_keys old = {NULL, NULL, NULL};
     int rc = iotd_db_begin(db);
@@ -428,16 +464,21 @@ int iotd_library_remove(iotd_db *db, iotd_s3 *s3, iotd_arena *a, long long id, i
     return IOTD_OK;
 }
 
-/* The original's bytes, for a rebuild. */
-static int fetch_original(iotd_s3 *s3, const iotd_config *cfg, const char *key, iotd_buf *body,
+/* The original, into a spool, for a rebuild. */
+static int fetch_original(iotd_s3 *s3, const iotd_config *cfg, const char *key, iotd_spool *body,
                           iotd_library_error *err)
 {
     size_t max = (size_t)cfg->max_upload_mb * LIBRARY_BYTES_PER_MB;
     if (max < IOTD_LIBRARY_REBUILD_MAX_BYTES) /* the limit may have been lowered since the upload */
         max = IOTD_LIBRARY_REBUILD_MAX_BYTES;
+    if (iotd_spool_open(body, cfg->spool_dir, max) != IOTD_OK) {
+        err->stage = IOTD_LIBRARY_STORE;
+        snprintf(err->detail, sizeof err->detail, "no temporary file in %.200s", cfg->spool_dir);
+        return fail(err, 500, "", "The original could not be fetched: there is no room for it.");
+    }
     iotd_s3_error e;
     memset(&e, 0, sizeof e);
-    int rc = iotd_s3_get(s3, key, max, body, &e);
+    int rc = iotd_s3_get_spool(s3, key, body, &e);
     if (rc == IOTD_OK)
         return IOTD_OK;
     err->stage = IOTD_LIBRARY_STORE;
@@ -461,26 +502,32 @@ int iotd_library_rebuild(iotd_db *db, iotd_s3 *s3, const iotd_config *cfg, iotd_
     }
     if (rc != IOTD_OK)
         return db_failure(err, rc);
-    iotd_buf body = IOTD_BUF_INIT;
-    iotd_rendition_out thumb, display;
-    memset(&thumb, 0, sizeof thumb);
-    memset(&display, 0, sizeof display);
+    iotd_spool body = IOTD_SPOOL_INIT;
+    iotd_renditions job;
+    memset(&job, 0, sizeof job);
+    job.answer = -1;
+    job.thumb.file = job.display.file = (iotd_spool)IOTD_SPOOL_INIT;
     iotd_rendition t = {NULL, 0, 0}, d = {NULL, 0, 0};
     iotd_image_keys old = {NULL, NULL, NULL};
+    char why[IOTD_RENDITIONS_ERR_LEN];
     rc = IOTD_ERROR;
-    if (fetch_original(s3, cfg, out->object_key, &body, err) != IOTD_OK ||
-        make_renditions(body.data, body.len, &thumb, &display, err) != IOTD_OK)
+    if (fetch_original(s3, cfg, out->object_key, &body, err) != IOTD_OK)
         goto out;
-    if (!(t.key = rendition_key(a, out->object_key, IOTD_RENDITION_THUMB, thumb.extension)) ||
-        !(d.key = rendition_key(a, out->object_key, IOTD_RENDITION_DISPLAY, display.extension))) {
+    int made = iotd_renditions_make(&job, cfg, &body, why, sizeof why);
+    if (made != IOTD_OK) {
+        renditions_failed(err, made, why);
+        goto out;
+    }
+    if (!(t.key = rendition_key(a, out->object_key, IOTD_RENDITION_THUMB, job.thumb.extension)) ||
+        !(d.key = rendition_key(a, out->object_key, IOTD_RENDITION_DISPLAY, job.display.extension))) {
         fail(err, 500, "", "Could not name the new objects.");
         goto out;
     }
-    set_rendition(&t, t.key, &thumb);
-    set_rendition(&d, d.key, &display);
-    new_object objs[] = {{t.key, thumb.data, thumb.len, thumb.content_type},
-                         {d.key, display.data, display.len, display.content_type}};
-    if (put_objects(db, s3, objs, IOTD_ARRAY_LEN(objs), err) != IOTD_OK)
+    set_rendition(&t, t.key, &job.thumb);
+    set_rendition(&d, d.key, &job.display);
+    new_object objs[] = {{t.key, &job.thumb.file, job.thumb.content_type},
+                         {d.key, &job.display.file, job.display.content_type}};
+    if (put_objects(db, s3, objs, IOTD_ARRAY_LEN(objs), 0, err) != IOTD_OK)
         goto out;
     int db_rc = iotd_db_begin(db);
     if (db_rc == IOTD_OK)
@@ -500,7 +547,6 @@ int iotd_library_rebuild(iotd_db *db, iotd_s3 *s3, const iotd_config *cfg, iotd_
             db_failure(err, db_rc);
         }
         const char *stored[] = {t.key, d.key};
-        char why[128];
         err->object_kept = discard_keys(db, s3, stored, IOTD_ARRAY_LEN(stored), why, sizeof why) != IOTD_OK;
         goto out;
     }
@@ -509,8 +555,7 @@ int iotd_library_rebuild(iotd_db *db, iotd_s3 *s3, const iotd_config *cfg, iotd_
     err->object_kept = discard_image_keys(db, s3, &old, err->detail, sizeof err->detail) != IOTD_OK;
     rc = IOTD_OK;
 out:
-    iotd_buf_free(&body);
-    iotd_rendition_out_free(&thumb);
-    iotd_rendition_out_free(&display);
+    iotd_spool_close(&body);
+    iotd_renditions_free(&job);
     return rc;
 }

@@ -16,6 +16,7 @@
 #include "config.h"
 #include "db.h"
 #include "images.h"
+#include "spool.h"
 #include "s3.h"
 
 /* The step an operation failed at. */
@@ -45,12 +46,13 @@ long iotd_library_text_chars(const char *s);
  * (<= 500): valid UTF-8, no control characters. The trimmed strings are
  * written back into the arena. */
 int iotd_library_check_text(iotd_arena *a, const char **name, const char **tagline, iotd_library_error *err);
-/* Checks bytes as an image (type by content, size limit), makes its
- * renditions, and stores the three objects under a fresh random key (the
- * renditions' keys derived from it). On success file describes them; on
- * failure nothing stays stored (or it is recorded for gc, object_kept). */
+/* Checks an upload (a finished spool) as an image (type by content, size
+ * limit), makes its renditions while the original is stored, and stores
+ * the three objects under a fresh random key (the renditions' keys derived
+ * from it). On success file describes them; on failure nothing stays
+ * stored (or it is recorded for gc, object_kept). */
 int iotd_library_store_file(iotd_db *db, iotd_s3 *s3, const iotd_config *cfg, iotd_arena *a,
-                            const void *bytes, size_t len, iotd_image *file, iotd_library_error *err);
+                            const iotd_spool *upload, iotd_image *file, iotd_library_error *err);
 /* The text an editor gives an image: name, tagline, and the date it is
  * featured on (YYYY-MM-DD, or "" / NULL for none). */
 typedef struct iotd_library_text {
@@ -64,14 +66,13 @@ int iotd_library_check_date(const char *date, iotd_library_error *err);
 /* A new image: store (original and renditions), then insert; the objects
  * are deleted if the insert fails. A date already taken is status 409 on
  * field feature_date. */
-int iotd_library_add(iotd_db *db, iotd_s3 *s3, const iotd_config *cfg, iotd_arena *a, const void *bytes,
-                     size_t len, const iotd_library_text *text, iotd_image *out, iotd_library_error *err);
-/* Name, tagline and date, and optionally a new file (bytes may be NULL):
+int iotd_library_add(iotd_db *db, iotd_s3 *s3, const iotd_config *cfg, iotd_arena *a, const iotd_spool *file,
+                     const iotd_library_text *text, iotd_image *out, iotd_library_error *err);
+/* Name, tagline and date, and optionally a new file (upload may be NULL or empty):
  * the new objects are stored first, the row updated and the old objects
  * recorded for deletion in one transaction, then the old objects removed. */
 int iotd_library_update(iotd_db *db, iotd_s3 *s3, const iotd_config *cfg, iotd_arena *a, long long id,
-                        const iotd_library_text *text, const void *bytes, size_t len,
-                        iotd_library_error *err);
+                        const iotd_library_text *text, const iotd_spool *upload, iotd_library_error *err);
 /* Deletes the row and records its objects for deletion in one transaction,
  * then deletes them. IOTD_OK even when only an object delete failed
  * (err->object_kept says so; gc retries it). DECLINED: no such image. */

@@ -1,258 +1,287 @@
 /*
- * renditions.c — the thumbnail and display copies of an image (libvips).
+ * renditions.c — runs iotd-render (app/render_main.c) on an upload.
  *
- * Why it is shaped this way:
- * - The pixel count is checked twice before any pixel is decoded: from
- *   imagefile's reading of the header, and from libvips's own header (what
- *   it would actually decode). A 20 MB file can hold a 50000 x 50000 PNG of
- *   one colour; such a decompression bomb is refused, not decoded.
- * - vips_thumbnail_buffer decodes once, shrinking on load where the format
- *   allows (JPEG, WebP), turns the image upright by its EXIF orientation and
- *   converts an embedded ICC profile to sRGB. The display copy is kept in
- *   memory (at most 2560 x 2560 x 4 bytes) and the thumbnail is made from
- *   it, so the original is decoded only once.
- * - The decoder stops at its first warning, not only at errors: a PNG
- *   whose pixel data does not inflate, or a JPEG with corrupt scans, would
- *   otherwise come out grey or striped and be shown to every visitor. The
- *   editor is asked to save the file again instead.
- * - The decoder fails on errors, not only on missing data: a PNG whose
- *   pixel data does not inflate would otherwise come out as a grey
- *   rectangle and be shown to every visitor; the editor is asked to save
- *   the file again instead. Warnings (a JPEG's stray bytes, which browsers
- *   shrug off too) are tolerated.
- * - Savers strip every piece of metadata (EXIF with GPS, XMP, IPTC, ICC):
- *   the pixels are sRGB by then, which is what browsers assume.
- * - Transparency is kept as PNG, not WebP: libvips 8.14's webpsave writes
- *   a fresh EXIF block even when asked to strip (check_renditions saw it),
- *   and PNG keeps the alpha exact. An alpha channel that is opaque
- *   everywhere (common in screenshots) is dropped and the image is a JPEG.
- * - libvips starts lazily, once per process, on first use: never in the
- *   `iotd serve` master, because its thread pool would not survive fork;
- *   each worker (one request at a time) starts its own with one thread and
- *   no operation cache, so a worker's memory is bounded by the image in
- *   hand and the pool's workers do not compete for the cores. The pthread
- *   once-flag is the only process-wide state, and it is write-once.
- * - libvips's warnings go to the log, not to stderr, so a refused upload
- *   on the command line stays a one-line failure.
+ * The program is started with posix_spawn: the original spool as its
+ * standard input, two fresh spools as descriptors 3 and 4, a pipe as its
+ * standard output, every other descriptor closed. Starting and finishing
+ * are separate so the caller can store the original in S3 while the
+ * renditions are being made. The answer is read with a deadline; a program
+ * that overruns it is killed. Its log lines go to iotd's log, its run time
+ * and peak memory (from wait4) to a debug line.
  */
 #include "renditions.h"
 
-#include <pthread.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
-#include <vips/vips.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
-#include "imagefile.h"
 #include "iotd.h"
 #include "log.h"
 #include "random.h"
 #include "s3.h"
 
 #define RENDITIONS_KEY_RANDOM_BYTES 6 /* 48 bits: a rebuild never reuses a key */
-#define OPAQUE_ALPHA 255.0            /* an 8-bit alpha channel's maximum */
-/* thumbnail's own fail_on is not passed to buffer loaders in libvips 8.14 */
-#define LOADER_OPTIONS "fail_on=error"
+#define RENDITIONS_MAX_ANSWER 8192    /* the program's whole output */
+#define RENDITIONS_FD_THUMB 3
+#define RENDITIONS_FD_DISPLAY 4
+#define RENDITIONS_CPU_SLACK_S 5 /* RLIMIT_CPU = timeout + this: a backstop to the deadline */
 
-static pthread_once_t vips_once = PTHREAD_ONCE_INIT;
-static int vips_started; /* written once, inside vips_once */
+extern char **environ;
 
-static void log_vips_message(const gchar *domain, GLogLevelFlags level, const gchar *message, gpointer data)
-{
-    IOTD_UNUSED(data);
-    iotd_log_level ours = (level & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL)) ? IOTD_LOG_ERROR
-                          : (level & G_LOG_LEVEL_WARNING)                      ? IOTD_LOG_WARN
-                                                                               : IOTD_LOG_DEBUG;
-    iotd_log(ours, "%s: %s", domain ? domain : "vips", message);
-}
-
-static void start_vips(void)
-{
-    if (VIPS_INIT("iotd") != 0) {
-        iotd_log(IOTD_LOG_ERROR, "libvips failed to start: %s", vips_error_buffer());
-        vips_error_clear();
-        return;
-    }
-    g_log_set_handler("VIPS", G_LOG_LEVEL_MASK, log_vips_message, NULL);
-    vips_concurrency_set(1);
-    vips_cache_set_max(0);
-    vips_cache_set_max_mem(0);
-    vips_cache_set_max_files(0);
-    vips_started = 1;
-}
-
-static int ready(void)
-{
-    return pthread_once(&vips_once, start_vips) == 0 && vips_started;
-}
-
-static int refuse(char *err, size_t errlen, const char *message)
+static int say(char *err, size_t errlen, int rc, const char *message)
 {
     snprintf(err, errlen, "%s", message);
-    return IOTD_DECLINED;
-}
-
-/* libvips's message goes to the log; the uploader gets plain words. */
-static int undecodable(char *err, size_t errlen, const char *step)
-{
-    char detail[IOTD_RENDITIONS_ERR_LEN];
-    snprintf(detail, sizeof detail, "%s", vips_error_buffer());
-    vips_error_clear();
-    for (char *p = detail; *p; p++)
-        if (*p == '\n')
-            *p = ' ';
-    iotd_log(IOTD_LOG_WARN, "making renditions failed while %s: %s", step, detail);
-    return refuse(err, errlen,
-                  "The image could not be read: its data is damaged or uses a variant that is not "
-                  "supported. Please save it again and upload that file.");
-}
-
-static int too_many_pixels(long long width, long long height, char *err, size_t errlen)
-{
-    if (width * height <= IOTD_RENDITIONS_MAX_PIXELS)
-        return 0;
-    snprintf(err, errlen, "The image is %lld x %lld pixels; at most %lld megapixels are accepted.", width,
-             height, IOTD_RENDITIONS_MAX_PIXELS / 1000000);
-    return 1;
-}
-
-/* The dimensions libvips would decode, read from the header alone. */
-static int check_vips_header(const void *bytes, size_t len, char *err, size_t errlen)
-{
-    VipsImage *header = vips_image_new_from_buffer(bytes, len, "", "access", VIPS_ACCESS_SEQUENTIAL, NULL);
-    if (!header)
-        return undecodable(err, errlen, "reading the header");
-    int refused = too_many_pixels(vips_image_get_width(header), vips_image_get_height(header), err, errlen);
-    g_object_unref(header);
-    return refused ? IOTD_DECLINED : IOTD_OK;
-}
-
-/* Whether img's alpha channel (if any) is transparent anywhere. */
-static int has_transparency(VipsImage *img, int *out)
-{
-    *out = 0;
-    if (!vips_image_hasalpha(img))
-        return IOTD_OK;
-    VipsImage *alpha = NULL;
-    double min = OPAQUE_ALPHA;
-    int rc = vips_extract_band(img, &alpha, vips_image_get_bands(img) - 1, NULL) == 0 &&
-                     vips_min(alpha, &min, NULL) == 0
-                 ? IOTD_OK
-                 : IOTD_ERROR;
-    if (alpha)
-        g_object_unref(alpha);
-    *out = min < OPAQUE_ALPHA;
     return rc;
 }
 
-/* 8-bit sRGB, with alpha only when keep_alpha, held in memory. */
-static int normalise(VipsImage *in, int keep_alpha, VipsImage **out)
+static long ms_between(const struct timespec *a, const struct timespec *b)
 {
-    VipsImage *t[3] = {NULL, NULL, NULL};
-    int rc = IOTD_ERROR;
-    VipsImage *cur = in;
-    if (vips_image_hasalpha(cur) && !keep_alpha) {
-        if (vips_flatten(cur, &t[0], NULL) != 0)
-            goto out;
-        cur = t[0];
+    return (long)(b->tv_sec - a->tv_sec) * 1000 + (b->tv_nsec - a->tv_nsec) / 1000000;
+}
+
+int iotd_renditions_start(iotd_renditions *job, const iotd_config *cfg, const iotd_spool *original, char *err,
+                          size_t errlen)
+{
+    memset(job, 0, sizeof *job);
+    job->answer = -1;
+    job->thumb.file = (iotd_spool)IOTD_SPOOL_INIT;
+    job->display.file = (iotd_spool)IOTD_SPOOL_INIT;
+    if (!original || original->fd < 0)
+        return say(err, errlen, IOTD_ERROR, "there is no file to render");
+    if (iotd_spool_open(&job->thumb.file, cfg->spool_dir, 0) != IOTD_OK ||
+        iotd_spool_open(&job->display.file, cfg->spool_dir, 0) != IOTD_OK) {
+        iotd_renditions_free(job);
+        return say(err, errlen, IOTD_ERROR, "could not make the temporary files for the renditions");
     }
-    if (vips_image_guess_interpretation(cur) != VIPS_INTERPRETATION_sRGB ||
-        vips_image_get_format(cur) != VIPS_FORMAT_UCHAR) {
-        if (vips_colourspace(cur, &t[1], VIPS_INTERPRETATION_sRGB, NULL) != 0)
-            goto out;
-        cur = t[1];
-        if (vips_image_get_format(cur) != VIPS_FORMAT_UCHAR) {
-            if (vips_cast_uchar(cur, &t[2], NULL) != 0)
-                goto out;
-            cur = t[2];
+    int pipefd[2];
+    if (pipe2(pipefd, O_CLOEXEC) != 0) {
+        iotd_renditions_free(job);
+        return say(err, errlen, IOTD_ERROR, "could not make a pipe for the renderer");
+    }
+    char nice_arg[16];
+    snprintf(nice_arg, sizeof nice_arg, "%ld", cfg->render_nice);
+    char *argv[] = {(char *)cfg->render_bin, "--nice", nice_arg, NULL};
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t attr;
+    int fa_ok = posix_spawn_file_actions_init(&fa) == 0;
+    int attr_ok = posix_spawnattr_init(&attr) == 0;
+    sigset_t none;
+    sigemptyset(&none);
+    int rc = !fa_ok || !attr_ok || posix_spawn_file_actions_adddup2(&fa, original->fd, STDIN_FILENO) != 0 ||
+             posix_spawn_file_actions_adddup2(&fa, pipefd[1], STDOUT_FILENO) != 0 ||
+             posix_spawn_file_actions_adddup2(&fa, job->thumb.file.fd, RENDITIONS_FD_THUMB) != 0 ||
+             posix_spawn_file_actions_adddup2(&fa, job->display.file.fd, RENDITIONS_FD_DISPLAY) != 0 ||
+             posix_spawn_file_actions_addclosefrom_np(&fa, RENDITIONS_FD_DISPLAY + 1) != 0 ||
+             posix_spawnattr_setsigmask(&attr, &none) != 0 ||
+             posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF) != 0;
+    sigset_t all;
+    sigfillset(&all);
+    if (!rc)
+        rc = posix_spawnattr_setsigdefault(&attr, &all) != 0;
+    /* The CPU limit is inherited across the spawn: set it around the call. */
+    struct rlimit old_cpu, cpu = {(rlim_t)(cfg->render_timeout + RENDITIONS_CPU_SLACK_S),
+                                  (rlim_t)(cfg->render_timeout + RENDITIONS_CPU_SLACK_S)};
+    int spawned = -1;
+    if (!rc && lseek(original->fd, 0, SEEK_SET) == 0 && getrlimit(RLIMIT_CPU, &old_cpu) == 0) {
+        if (cpu.rlim_max > old_cpu.rlim_max)
+            cpu.rlim_cur = cpu.rlim_max = old_cpu.rlim_max;
+        /* only the soft limit changes, so the worker can put it back */
+        struct rlimit soft = {cpu.rlim_cur, old_cpu.rlim_max};
+        if (setrlimit(RLIMIT_CPU, &soft) == 0) {
+            spawned = posix_spawn(&job->pid, cfg->render_bin, &fa, &attr, argv, environ);
+            setrlimit(RLIMIT_CPU, &old_cpu);
         }
     }
-    if (!(*out = vips_image_copy_memory(cur)))
-        goto out;
-    rc = IOTD_OK;
-out:
-    for (size_t i = 0; i < IOTD_ARRAY_LEN(t); i++)
-        if (t[i])
-            g_object_unref(t[i]);
-    return rc;
-}
-
-static int encode(VipsImage *img, int transparent, iotd_rendition_out *out)
-{
-    memset(out, 0, sizeof *out);
-    int rc;
-    if (transparent) {
-        rc = vips_pngsave_buffer(img, &out->data, &out->len, "strip", TRUE, NULL);
-        out->content_type = "image/png";
-        out->extension = "png";
-    } else {
-        rc = vips_jpegsave_buffer(img, &out->data, &out->len, "Q", IOTD_RENDITIONS_QUALITY, "interlace", TRUE,
-                                  "optimize_coding", TRUE, "strip", TRUE, NULL);
-        out->content_type = "image/jpeg";
-        out->extension = "jpg";
+    if (fa_ok)
+        posix_spawn_file_actions_destroy(&fa);
+    if (attr_ok)
+        posix_spawnattr_destroy(&attr);
+    close(pipefd[1]);
+    job->answer = pipefd[0];
+    if (spawned != 0) {
+        job->pid = 0;
+        iotd_log(IOTD_LOG_ERROR, "could not start %s: %s", cfg->render_bin,
+                 spawned > 0 ? strerror(spawned) : "setup failed");
+        iotd_renditions_free(job);
+        return say(err, errlen, IOTD_ERROR, "the image processor could not be started");
     }
-    if (rc != 0)
-        return IOTD_ERROR;
-    out->width = vips_image_get_width(img);
-    out->height = vips_image_get_height(img);
+    clock_gettime(CLOCK_MONOTONIC, &job->deadline);
+    job->deadline.tv_sec += cfg->render_timeout;
     return IOTD_OK;
 }
 
-void iotd_rendition_out_free(iotd_rendition_out *r)
+/* Reads the program's output until EOF or the deadline. */
+static int read_answer(iotd_renditions *job, iotd_buf *out)
 {
-    if (!r)
-        return;
-    g_free(r->data);
-    memset(r, 0, sizeof *r);
+    char chunk[1024];
+    for (;;) {
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        long left = ms_between(&now, &job->deadline);
+        if (left <= 0)
+            return IOTD_AGAIN;
+        struct pollfd p = {job->answer, POLLIN, 0};
+        int n = poll(&p, 1, (int)(left > INT32_MAX ? INT32_MAX : left));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return IOTD_ERROR;
+        if (n == 0)
+            continue; /* the deadline is checked above */
+        ssize_t got = read(job->answer, chunk, sizeof chunk);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0)
+            return IOTD_ERROR;
+        if (got == 0)
+            return IOTD_OK;
+        if (iotd_buf_append(out, chunk, (size_t)got) != IOTD_OK)
+            return IOTD_ERROR; /* past RENDITIONS_MAX_ANSWER */
+    }
 }
 
-int iotd_renditions_make(const void *bytes, size_t len, iotd_rendition_out *thumb,
-                         iotd_rendition_out *display, char *err, size_t errlen)
+/* Reaps the program (killing it first when kill_it); records its figures. */
+static int reap(iotd_renditions *job, int kill_it, int *status)
 {
-    memset(thumb, 0, sizeof *thumb);
-    memset(display, 0, sizeof *display);
-    iotd_imagefile_info info;
-    char why[IOTD_IMAGEFILE_ERR_LEN];
-    if (iotd_imagefile_detect(bytes, len, &info, why, sizeof why) != IOTD_OK)
-        return refuse(err, errlen, why);
-    if (too_many_pixels(info.width, info.height, err, errlen))
-        return IOTD_DECLINED;
-    if (!ready()) {
-        snprintf(err, errlen, "The image processor is not available.");
+    if (job->pid <= 0)
         return IOTD_ERROR;
-    }
-    int rc = check_vips_header(bytes, len, err, errlen);
-    if (rc != IOTD_OK)
-        return rc;
+    if (kill_it)
+        kill(job->pid, SIGKILL);
+    struct rusage ru;
+    memset(&ru, 0, sizeof ru);
+    pid_t r;
+    while ((r = wait4(job->pid, status, 0, &ru)) < 0 && errno == EINTR)
+        ;
+    job->pid = 0;
+    job->peak_rss_kb = ru.ru_maxrss;
+    return r > 0 ? IOTD_OK : IOTD_ERROR;
+}
 
-    /* decoded is a sequential pipeline: it is read once, into memory */
-    VipsImage *img[5] = {NULL, NULL, NULL, NULL, NULL};
-    VipsImage **decoded = &img[0], **held = &img[1], **big = &img[2], **small = &img[3],
-              **small_mem = &img[4];
-    int transparent = 0;
-    rc = IOTD_DECLINED;
-    if (vips_thumbnail_buffer((void *)bytes, len, decoded, IOTD_RENDITIONS_DISPLAY_SIDE, "height",
-                              IOTD_RENDITIONS_DISPLAY_SIDE, "size", VIPS_SIZE_DOWN, "option_string",
-                              LOADER_OPTIONS, NULL) != 0 ||
-        !(*held = vips_image_copy_memory(*decoded)) || has_transparency(*held, &transparent) != IOTD_OK ||
-        normalise(*held, transparent, big) != IOTD_OK) {
-        undecodable(err, errlen, "decoding");
-    } else if (vips_thumbnail_image(*big, small, IOTD_RENDITIONS_THUMB_SIDE, "height",
-                                    IOTD_RENDITIONS_THUMB_SIDE, "size", VIPS_SIZE_DOWN, "no_rotate", TRUE,
-                                    NULL) != 0 ||
-               normalise(*small, transparent, small_mem) != IOTD_OK) {
-        undecodable(err, errlen, "making the thumbnail");
-    } else if (encode(*big, transparent, display) != IOTD_OK ||
-               encode(*small_mem, transparent, thumb) != IOTD_OK) {
-        undecodable(err, errlen, "encoding");
-        iotd_rendition_out_free(display);
-        iotd_rendition_out_free(thumb);
-    } else {
-        rc = IOTD_OK;
+static const char *line_end(const char *p)
+{
+    const char *nl = strchr(p, '\n');
+    return nl ? nl : p + strlen(p);
+}
+
+/* "TYPE W H" at *p: a known content type and sane dimensions. */
+static int parse_image(const char **p, const char **type, int *w, int *h)
+{
+    char t[32];
+    int used = 0;
+    if (sscanf(*p, " %31s %d %d%n", t, w, h, &used) != 3 || *w <= 0 || *h <= 0 ||
+        *w > IOTD_IMAGEFILE_MAX_DIMENSION || *h > IOTD_IMAGEFILE_MAX_DIMENSION ||
+        !(*type = iotd_imagefile_content_type(t)))
+        return IOTD_ERROR;
+    *p += used;
+    return IOTD_OK;
+}
+
+int iotd_renditions_parse(iotd_renditions *job, const char *output, char *err, size_t errlen)
+{
+    for (const char *p = output; *p;) {
+        const char *end = line_end(p);
+        int len = (int)(end - p);
+        if (strncmp(p, "log ", 4) == 0) {
+            const char *rest = p + 4;
+            const char *space = memchr(rest, ' ', (size_t)(end - rest));
+            const char *text = space ? space + 1 : end;
+            iotd_log_level level = strncmp(rest, "error ", 6) == 0  ? IOTD_LOG_ERROR
+                                   : strncmp(rest, "warn ", 5) == 0 ? IOTD_LOG_WARN
+                                                                    : IOTD_LOG_DEBUG;
+            iotd_log(level, "iotd-render: %.*s", (int)(end - text), text);
+        } else if (strncmp(p, "declined ", 9) == 0) {
+            snprintf(err, errlen, "%.*s", len - 9, p + 9);
+            return IOTD_DECLINED;
+        } else if (strncmp(p, "error ", 6) == 0) {
+            snprintf(err, errlen, "%.*s", len - 6, p + 6);
+            return IOTD_ERROR;
+        } else if (strncmp(p, "ok ", 3) == 0) {
+            const char *q = p + 3;
+            if (parse_image(&q, &job->original.content_type, &job->original.width, &job->original.height) !=
+                    IOTD_OK ||
+                parse_image(&q, &job->thumb.content_type, &job->thumb.width, &job->thumb.height) != IOTD_OK ||
+                parse_image(&q, &job->display.content_type, &job->display.width, &job->display.height) !=
+                    IOTD_OK ||
+                q != end)
+                return say(err, errlen, IOTD_ERROR, "the image processor gave a malformed answer");
+            job->original.extension = iotd_imagefile_extension(job->original.content_type);
+            job->thumb.extension = iotd_imagefile_extension(job->thumb.content_type);
+            job->display.extension = iotd_imagefile_extension(job->display.content_type);
+            return IOTD_OK;
+        } else {
+            return say(err, errlen, IOTD_ERROR, "the image processor gave a malformed answer");
+        }
+        p = *end ? end + 1 : end;
     }
-    for (size_t i = 0; i < IOTD_ARRAY_LEN(img); i++)
-        if (img[i])
-            g_object_unref(img[i]);
+    return say(err, errlen, IOTD_ERROR, "the image processor stopped without an answer");
+}
+
+int iotd_renditions_finish(iotd_renditions *job, char *err, size_t errlen)
+{
+    if (job->pid <= 0)
+        return say(err, errlen, IOTD_ERROR, "the image processor is not running");
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    iotd_buf out;
+    iotd_buf_init(&out, RENDITIONS_MAX_ANSWER);
+    int read_rc = read_answer(job, &out);
+    int status = 0;
+    int reaped = reap(job, read_rc != IOTD_OK, &status);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    int rc;
+    if (read_rc == IOTD_AGAIN) {
+        rc = say(err, errlen, IOTD_AGAIN, "the image processor ran out of time");
+    } else if (read_rc != IOTD_OK || reaped != IOTD_OK) {
+        rc = say(err, errlen, IOTD_ERROR, "the image processor's answer could not be read");
+    } else if (WIFSIGNALED(status)) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "the image processor was stopped by signal %d", WTERMSIG(status));
+        rc = say(err, errlen, WTERMSIG(status) == SIGXCPU ? IOTD_AGAIN : IOTD_ERROR, msg);
+    } else {
+        rc = iotd_renditions_parse(job, out.data ? out.data : "", err, errlen);
+        if (rc == IOTD_OK && (WEXITSTATUS(status) != 0 || !job->original.extension || !job->thumb.extension ||
+                              !job->display.extension))
+            rc = say(err, errlen, IOTD_ERROR, "the image processor failed");
+    }
+    if (rc == IOTD_OK) {
+        int t = iotd_spool_finish_written(&job->thumb.file, IOTD_RENDITIONS_MAX_BYTES);
+        int d = t == IOTD_OK ? iotd_spool_finish_written(&job->display.file, IOTD_RENDITIONS_MAX_BYTES) : t;
+        if (d != IOTD_OK || job->thumb.file.len == 0 || job->display.file.len == 0)
+            rc = say(err, errlen, IOTD_ERROR, "the renditions could not be read back");
+    }
+    iotd_buf_free(&out);
+    job->ms = (double)ms_between(&t0, &t1);
+    iotd_log(IOTD_LOG_DEBUG, "iotd-render: %s, waited %.0f ms, peak RSS %ld kB", rc == IOTD_OK ? "ok" : err,
+             job->ms, job->peak_rss_kb);
     return rc;
+}
+
+int iotd_renditions_make(iotd_renditions *job, const iotd_config *cfg, const iotd_spool *original, char *err,
+                         size_t errlen)
+{
+    int rc = iotd_renditions_start(job, cfg, original, err, errlen);
+    return rc == IOTD_OK ? iotd_renditions_finish(job, err, errlen) : rc;
+}
+
+void iotd_renditions_free(iotd_renditions *job)
+{
+    if (job->pid > 0) {
+        int status;
+        reap(job, 1, &status);
+    }
+    if (job->answer >= 0)
+        close(job->answer);
+    job->answer = -1;
+    iotd_spool_close(&job->thumb.file);
+    iotd_spool_close(&job->display.file);
 }
 
 int iotd_renditions_key(const char *original_key, iotd_rendition_kind kind, const char *ext, iotd_buf *out)

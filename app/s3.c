@@ -25,6 +25,7 @@
 #include "aws_credentials.h"
 #include "iotd.h"
 #include "sigv4.h"
+#include "spool.h"
 
 #define S3_DEFAULT_REGION "us-east-1"
 #define S3_CONNECT_TIMEOUT_MS 2000L
@@ -50,10 +51,13 @@ typedef struct s3_request {
     const char *method; /* GET, PUT, HEAD, DELETE */
     const char *key;    /* NULL for the bucket itself */
     const char *query;  /* canonical query (sorted, encoded) or NULL */
-    const void *body;   /* PUT */
+    const void *body;   /* PUT from memory ... */
     size_t body_len;
+    const iotd_spool *file;   /* ... or from a spool (body_len = its length) */
+    size_t file_offset;       /* how much of it was read in this attempt */
     const char *content_type; /* PUT */
     iotd_buf *out;            /* 2xx body, or NULL to discard */
+    iotd_spool *out_spool;    /* or into a spool (emptied before each attempt) */
     size_t out_max;
     int64_t content_length; /* filled from the response */
 } s3_request;
@@ -61,6 +65,7 @@ typedef struct s3_request {
 typedef struct s3_sink {
     CURL *curl;
     iotd_buf *ok_body;
+    iotd_spool *ok_spool; /* instead of ok_body; its own max applies */
     size_t ok_max;
     iotd_buf *error_body;
     int too_large;
@@ -339,6 +344,12 @@ static size_t on_body(char *data, size_t size, size_t n, void *userdata)
     long status = 0;
     curl_easy_getinfo(sink->curl, CURLINFO_RESPONSE_CODE, &status);
     if (status >= 200 && status < 300) {
+        if (sink->ok_spool) {
+            int rc = iotd_spool_write(sink->ok_spool, data, len);
+            if (rc == IOTD_DECLINED)
+                sink->too_large = 1;
+            return rc == IOTD_OK ? len : 0;
+        }
         if (!sink->ok_body)
             return len;
         if (sink->ok_body->len + len > sink->ok_max || iotd_buf_append(sink->ok_body, data, len) != IOTD_OK) {
@@ -396,6 +407,32 @@ static int add_header(struct curl_slist **list, const char *name, const char *va
     return IOTD_OK;
 }
 
+/* libcurl asks for the next piece of a spooled body. */
+static size_t read_spool(char *dst, size_t size, size_t n, void *userdata)
+{
+    s3_request *req = userdata;
+    size_t want = size * n, left = req->body_len - req->file_offset;
+    if (want > left)
+        want = left;
+    if (want == 0)
+        return 0;
+    long got = iotd_spool_pread(req->file, dst, want, req->file_offset);
+    if (got <= 0)
+        return CURL_READFUNC_ABORT; /* the file shrank or failed: never send a short body */
+    req->file_offset += (size_t)got;
+    return (size_t)got;
+}
+
+/* libcurl rewinds a spooled body (a resend on a reused connection). */
+static int seek_spool(void *userdata, curl_off_t offset, int origin)
+{
+    s3_request *req = userdata;
+    if (origin != SEEK_SET || offset < 0 || (size_t)offset > req->body_len)
+        return CURL_SEEKFUNC_CANTSEEK;
+    req->file_offset = (size_t)offset;
+    return CURL_SEEKFUNC_OK;
+}
+
 /* Sets up the handle for req; headers receives the list to free afterwards. */
 static int prepare(iotd_s3 *s3, s3_request *req, const iotd_aws_credentials *cred, s3_sink *sink,
                    struct curl_slist **headers, iotd_buf *url, iotd_buf *sigv4_param)
@@ -408,8 +445,12 @@ static int prepare(iotd_s3 *s3, s3_request *req, const iotd_aws_credentials *cre
         (req->query && iotd_buf_printf(url, "?%s", req->query) != IOTD_OK) ||
         iotd_buf_printf(sigv4_param, "aws:amz:%s:s3", region_of(&s3->cfg)) != IOTD_OK)
         goto out;
-    if (iotd_sigv4_sha256_hex(req->body ? req->body : "", req->body ? req->body_len : 0, hash) != IOTD_OK ||
-        add_header(headers, "x-amz-content-sha256", hash) != IOTD_OK ||
+    if (req->file)
+        snprintf(hash, sizeof hash, "%s", req->file->sha256_hex);
+    else if (iotd_sigv4_sha256_hex(req->body ? req->body : "", req->body ? req->body_len : 0, hash) !=
+             IOTD_OK)
+        goto out;
+    if (strlen(hash) != IOTD_SIGV4_HEX_LEN || add_header(headers, "x-amz-content-sha256", hash) != IOTD_OK ||
         (cred->session_token[0] &&
          add_header(headers, "x-amz-security-token", cred->session_token) != IOTD_OK))
         goto out;
@@ -433,9 +474,19 @@ static int prepare(iotd_s3 *s3, s3_request *req, const iotd_aws_credentials *cre
         if (add_header(headers, "Content-Type",
                        req->content_type ? req->content_type : "application/octet-stream") != IOTD_OK)
             goto out;
-        curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, "PUT");
-        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, req->body_len ? req->body : "");
+        if (req->file) {
+            req->file_offset = 0;
+            curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
+            curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)req->body_len);
+            curl_easy_setopt(c, CURLOPT_READFUNCTION, read_spool);
+            curl_easy_setopt(c, CURLOPT_READDATA, req);
+            curl_easy_setopt(c, CURLOPT_SEEKFUNCTION, seek_spool);
+            curl_easy_setopt(c, CURLOPT_SEEKDATA, req);
+        } else {
+            curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, "PUT");
+            curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+            curl_easy_setopt(c, CURLOPT_POSTFIELDS, req->body_len ? req->body : "");
+        }
     } else if (strcmp(req->method, "GET") != 0) {
         curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, req->method);
     }
@@ -459,7 +510,11 @@ static int attempt(iotd_s3 *s3, s3_request *req, iotd_s3_error *err, int *retry)
     }
     struct curl_slist *headers = NULL;
     iotd_buf url = IOTD_BUF_INIT, sigv4_param = IOTD_BUF_INIT;
-    s3_sink sink = {s3->curl, req->out, req->out_max, &s3->error_body, 0};
+    s3_sink sink = {s3->curl, req->out, req->out_spool, req->out_max, &s3->error_body, 0};
+    if (req->out_spool && req->out_spool->len && iotd_spool_reset(req->out_spool) != IOTD_OK) {
+        set_error(err, 0, "LocalError", "the temporary file could not be emptied for another attempt");
+        return IOTD_ERROR;
+    }
     iotd_buf_reset(&s3->error_body);
     if (req->out)
         iotd_buf_reset(req->out);
@@ -531,6 +586,19 @@ int iotd_s3_put(iotd_s3 *s3, const char *key, const void *body, size_t len, cons
     return perform(s3, &req, err);
 }
 
+int iotd_s3_put_spool(iotd_s3 *s3, const char *key, const iotd_spool *file, const char *content_type,
+                      iotd_s3_error *err)
+{
+    if (!file || file->fd < 0 || file->hash) { /* open and finished */
+        if (err)
+            set_error(err, 0, "InvalidRequest", "the file to store is not ready");
+        return IOTD_ERROR;
+    }
+    s3_request req = {
+        .method = "PUT", .key = key, .file = file, .body_len = file->len, .content_type = content_type};
+    return perform(s3, &req, err);
+}
+
 int iotd_s3_head(iotd_s3 *s3, const char *key, int64_t *size, iotd_s3_error *err)
 {
     s3_request req = {.method = "HEAD", .key = key};
@@ -544,6 +612,17 @@ int iotd_s3_get(iotd_s3 *s3, const char *key, size_t max, iotd_buf *out, iotd_s3
 {
     s3_request req = {.method = "GET", .key = key, .out = out, .out_max = max};
     return perform(s3, &req, err);
+}
+
+int iotd_s3_get_spool(iotd_s3 *s3, const char *key, iotd_spool *out, iotd_s3_error *err)
+{
+    s3_request req = {.method = "GET", .key = key, .out_spool = out, .out_max = out->max};
+    int rc = perform(s3, &req, err);
+    if (rc == IOTD_OK && iotd_spool_finish(out) != IOTD_OK) {
+        set_error(err, 0, "LocalError", "the downloaded object could not be kept");
+        rc = IOTD_ERROR;
+    }
+    return rc;
 }
 
 int iotd_s3_delete(iotd_s3 *s3, const char *key, iotd_s3_error *err)

@@ -15,6 +15,7 @@
 
 #include "buf.h"
 #include "config.h"
+#include "spool.h"
 
 #define IOTD_S3_MAX_KEY_BYTES 1024       /* S3's own limit */
 #define IOTD_S3_MAX_LIST_OBJECTS 1000000 /* a listing longer than this is refused */
@@ -45,10 +46,15 @@ void iotd_s3_free(iotd_s3 *s3);
 
 int iotd_s3_put(iotd_s3 *s3, const char *key, const void *body, size_t len, const char *content_type,
                 iotd_s3_error *err);
+/* The same from a finished spool, read in pieces (the hash is the spool's). */
+int iotd_s3_put_spool(iotd_s3 *s3, const char *key, const iotd_spool *file, const char *content_type,
+                      iotd_s3_error *err);
 /* size may be NULL. */
 int iotd_s3_head(iotd_s3 *s3, const char *key, int64_t *size, iotd_s3_error *err);
 /* Fails with IOTD_ERROR (code "TooLarge") past max bytes. */
 int iotd_s3_get(iotd_s3 *s3, const char *key, size_t max, iotd_buf *out, iotd_s3_error *err);
+/* The same into an open spool (its max is the limit); finished on success. */
+int iotd_s3_get_spool(iotd_s3 *s3, const char *key, iotd_spool *out, iotd_s3_error *err);
 int iotd_s3_delete(iotd_s3 *s3, const char *key, iotd_s3_error *err);
 /* Appends every object under prefix, following continuation tokens. */
 int iotd_s3_list(iotd_s3 *s3, const char *prefix, iotd_s3_listing *out, iotd_s3_error *err);

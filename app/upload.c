@@ -1,15 +1,18 @@
 /*
  * upload.c — streams a multipart body through the parser into the fields
- * of an iotd_upload. The file goes into one buffer capped at the upload
- * limit, so memory stays within one upload's size; text fields are small
- * and capped; anything else in the form is counted and ignored.
+ * of an iotd_upload. The file goes into a spool on disk (hashed on the
+ * way), capped at the upload limit, so a worker holds one 64 KB chunk of
+ * it at a time; text fields are small and capped; anything else in the
+ * form is counted and ignored.
  */
 #include "upload.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "iotd.h"
+#include "log.h"
 #include "multipart.h"
 #include "request.h"
 
@@ -20,8 +23,10 @@ typedef struct reader {
     iotd_upload *up;
     enum part_kind kind;
     iotd_buf field;
+    size_t max_file;
     int file_too_large;
     int field_too_large;
+    int no_room; /* the spool could not be written */
 } reader;
 
 static int on_begin(void *ud, const char *name, const char *filename, const char *content_type)
@@ -31,7 +36,11 @@ static int on_begin(void *ud, const char *name, const char *filename, const char
     iotd_buf_reset(&r->field);
     if (filename && strcmp(name, "file") == 0) {
         r->kind = PART_FILE;
-        iotd_buf_reset(&r->up->file);
+        iotd_spool_close(&r->up->file); /* a second file part replaces the first */
+        if (iotd_spool_open(&r->up->file, r->ctx->cfg->spool_dir, r->max_file) != IOTD_OK) {
+            r->no_room = 1;
+            return IOTD_ERROR;
+        }
         r->up->filename = iotd_arena_strdup(r->ctx->arena, filename);
         return r->up->filename ? IOTD_OK : IOTD_ERROR;
     }
@@ -49,11 +58,12 @@ static int on_data(void *ud, const char *data, size_t len)
     if (r->kind == PART_IGNORED)
         return IOTD_OK;
     if (r->kind == PART_FILE) {
-        if (iotd_buf_append(&r->up->file, data, len) != IOTD_OK) {
+        int rc = iotd_spool_write(&r->up->file, data, len);
+        if (rc == IOTD_DECLINED)
             r->file_too_large = 1;
-            return IOTD_ERROR;
-        }
-        return IOTD_OK;
+        else if (rc != IOTD_OK)
+            r->no_room = 1;
+        return rc == IOTD_OK ? IOTD_OK : IOTD_ERROR;
     }
     if (iotd_buf_append(&r->field, data, len) != IOTD_OK) {
         r->field_too_large = 1;
@@ -65,7 +75,9 @@ static int on_data(void *ud, const char *data, size_t len)
 static int on_end(void *ud)
 {
     reader *r = ud;
-    if (r->kind == PART_IGNORED || r->kind == PART_FILE)
+    if (r->kind == PART_FILE)
+        return iotd_spool_finish(&r->up->file) == IOTD_OK ? IOTD_OK : (r->no_room = 1, IOTD_ERROR);
+    if (r->kind == PART_IGNORED)
         return IOTD_OK;
     if (memchr(r->field.data ? r->field.data : "", '\0', r->field.len))
         return IOTD_ERROR;
@@ -96,7 +108,7 @@ static int too_large(int *status, const char **message, iotd_ctx *ctx, size_t ma
 int iotd_upload_read(iotd_ctx *ctx, size_t max_file, iotd_upload *up, int *status, const char **message)
 {
     memset(up, 0, sizeof *up);
-    iotd_buf_init(&up->file, max_file);
+    up->file = (iotd_spool)IOTD_SPOOL_INIT;
     *status = 400;
     *message = "The form could not be read.";
     iotd_request *req = ctx->req;
@@ -115,7 +127,7 @@ int iotd_upload_read(iotd_ctx *ctx, size_t max_file, iotd_upload *up, int *statu
         *message = why ? why : *message;
         return IOTD_ERROR;
     }
-    reader r = {ctx, up, PART_IGNORED, IOTD_BUF_INIT, 0, 0};
+    reader r = {ctx, up, PART_IGNORED, IOTD_BUF_INIT, max_file, 0, 0, 0};
     r.field.max = IOTD_UPLOAD_MAX_FIELD_BYTES;
     iotd_multipart_limits lim = {IOTD_MAX_PARTS, IOTD_MAX_PART_HEADER_BYTES,
                                  max_file + IOTD_UPLOAD_FORM_OVERHEAD};
@@ -145,6 +157,11 @@ int iotd_upload_read(iotd_ctx *ctx, size_t max_file, iotd_upload *up, int *statu
         rc = iotd_multipart_finish(mp);
     if (rc != IOTD_OK && (r.file_too_large || iotd_multipart_error_status(mp) == 413)) {
         rc = too_large(status, message, ctx, max_file);
+    } else if (rc != IOTD_OK && r.no_room) {
+        iotd_log(IOTD_LOG_ERROR, "an upload could not be written to %s: %s", ctx->cfg->spool_dir,
+                 strerror(errno));
+        *status = 503;
+        *message = "The server has no room for the upload right now. Nothing was saved; please try again.";
     } else if (rc != IOTD_OK && r.field_too_large) {
         *message = "A text field is too long.";
     } else if (rc != IOTD_OK && iotd_multipart_error(mp) && left == 0) {
@@ -159,5 +176,5 @@ int iotd_upload_read(iotd_ctx *ctx, size_t max_file, iotd_upload *up, int *statu
 
 void iotd_upload_free(iotd_upload *u)
 {
-    iotd_buf_free(&u->file);
+    iotd_spool_close(&u->file);
 }

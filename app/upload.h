@@ -7,6 +7,7 @@
 
 #include "buf.h"
 #include "ctx.h"
+#include "spool.h"
 
 #define IOTD_UPLOAD_MAX_FIELD_BYTES 8192        /* one text field */
 #define IOTD_UPLOAD_FORM_OVERHEAD (1024 * 1024) /* the form around the file */
@@ -18,11 +19,12 @@ typedef struct iotd_upload {
     const char *feature_date;
     const char *csrf;
     const char *filename; /* as the browser sent it; never used to name anything */
-    iotd_buf file;        /* empty when no file was chosen */
+    iotd_spool file;      /* finished; fd -1 or len 0 when no file was chosen */
 } iotd_upload;
 
-/* Reads the whole body. IOTD_OK, or IOTD_ERROR with *status (400, 413,
- * 415) and a message for the editor. Free with iotd_upload_free. */
+/* Reads the whole body; the file goes to a spool in ctx->cfg->spool_dir.
+ * IOTD_OK, or IOTD_ERROR with *status (400, 413, 415, 503) and a message
+ * for the editor. Free with iotd_upload_free. */
 int iotd_upload_read(iotd_ctx *ctx, size_t max_file_bytes, iotd_upload *out, int *status,
                      const char **message);
 void iotd_upload_free(iotd_upload *u);

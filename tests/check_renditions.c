@@ -1,5 +1,6 @@
 /*
- * check_renditions.c — the thumbnail and display copies made by renditions.c.
+ * check_renditions.c — the thumbnail and display copies made by iotd-render,
+ * run through renditions.c as the server runs it.
  *
  * Test images are drawn by ImageMagick's convert at run time; the EXIF
  * block (orientation 6, a camera make, a GPS position) and the XMP packet
@@ -7,27 +8,47 @@
  * for byte. Outputs are read back with libvips: dimensions after rotation,
  * where the colours ended up, no metadata left, the output format. Hostile
  * inputs (a pixel bomb, a PNG whose pixel data is garbage) are refused.
- * libvips is started in each forked test, never before the fork, as the
- * server's workers do. Exits 77 without convert.
+ * Stand-in programs (shell scripts) show how a renderer that hangs, fails,
+ * answers nonsense or is missing is handled. Exits 77 without convert.
  */
 #include <check.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <vips/vips.h>
 #include <zlib.h>
 
 #include "buf.h"
+#include "config.h"
 #include "iotd.h"
 #include "renditions.h"
+#include "spool.h"
 
 #define MAKE_TAG "IotdTestCamera"
 #define XMP_TAG "IotdTestAuthor"
 #define SCRATCH_MAX 512
 
 static char scratch[SCRATCH_MAX];
+
+/* A rendition read back into memory. */
+typedef struct made_t {
+    char *data;
+    size_t len;
+    int width;
+    int height;
+    const char *content_type;
+    const char *extension;
+} made_t;
+
+static void made_free(made_t *m)
+{
+    free(m->data);
+    memset(m, 0, sizeof *m);
+}
 
 /* ---- fixtures ------------------------------------------------------------- */
 
@@ -178,20 +199,20 @@ static void png_with_idat(uint32_t width, uint32_t height, const void *idat, uin
 
 /* ---- reading results back ------------------------------------------------- */
 
-static VipsImage *load(const iotd_rendition_out *r)
+static VipsImage *load(const made_t *r)
 {
     VipsImage *img = vips_image_new_from_buffer(r->data, r->len, "", NULL);
     ck_assert_msg(img != NULL, "libvips cannot read the rendition: %s", vips_error_buffer());
     return img;
 }
 
-static int contains(const iotd_rendition_out *r, const char *needle)
+static int contains(const made_t *r, const char *needle)
 {
     return memmem(r->data, r->len, needle, strlen(needle)) != NULL;
 }
 
 /* No metadata at all: not in the bytes, not as a libvips field. */
-static void assert_no_metadata(const iotd_rendition_out *r)
+static void assert_no_metadata(const made_t *r)
 {
     ck_assert_msg(!contains(r, "Exif"), "an EXIF block survived");
     ck_assert_msg(!contains(r, MAKE_TAG), "the camera make survived");
@@ -206,7 +227,7 @@ static void assert_no_metadata(const iotd_rendition_out *r)
     g_object_unref(img);
 }
 
-static void assert_jpeg(const iotd_rendition_out *r)
+static void assert_jpeg(const made_t *r)
 {
     ck_assert_str_eq(r->content_type, "image/jpeg");
     ck_assert_str_eq(r->extension, "jpg");
@@ -214,7 +235,7 @@ static void assert_jpeg(const iotd_rendition_out *r)
     ck_assert_msg(contains(r, "\xFF\xC2"), "not progressive (no SOF2 marker)");
 }
 
-static void assert_png(const iotd_rendition_out *r)
+static void assert_png(const made_t *r)
 {
     ck_assert_str_eq(r->content_type, "image/png");
     ck_assert_str_eq(r->extension, "png");
@@ -224,7 +245,7 @@ static void assert_png(const iotd_rendition_out *r)
                   "a metadata chunk survived");
 }
 
-static void assert_size(const iotd_rendition_out *r, int width, int height)
+static void assert_size(const made_t *r, int width, int height)
 {
     ck_assert_int_eq(r->width, width);
     ck_assert_int_eq(r->height, height);
@@ -235,7 +256,7 @@ static void assert_size(const iotd_rendition_out *r, int width, int height)
 }
 
 /* The pixel at (x, y), as 0..255 per band (at most 4). */
-static void pixel(const iotd_rendition_out *r, int x, int y, double px[4])
+static void pixel(const made_t *r, int x, int y, double px[4])
 {
     VipsImage *img = load(r);
     double *v = NULL;
@@ -258,9 +279,74 @@ static int is_blue(const double px[4])
     return px[0] < 60 && px[1] < 60 && px[2] > 200;
 }
 
-static int make(const iotd_buf *in, iotd_rendition_out *thumb, iotd_rendition_out *display, char *err)
+static void config_for(iotd_config *cfg, const char *bin, long timeout)
 {
-    return iotd_renditions_make(in->data, in->len, thumb, display, err, IOTD_RENDITIONS_ERR_LEN);
+    memset(cfg, 0, sizeof *cfg);
+    const char *builddir = getenv("IOTD_BUILDDIR") ? getenv("IOTD_BUILDDIR") : ".";
+    if (bin)
+        snprintf(cfg->render_bin, sizeof cfg->render_bin, "%s", bin);
+    else
+        snprintf(cfg->render_bin, sizeof cfg->render_bin, "%s/iotd-render", builddir);
+    snprintf(cfg->spool_dir, sizeof cfg->spool_dir, "%s", scratch);
+    cfg->render_nice = 7;
+    cfg->render_timeout = timeout;
+}
+
+static void read_back(const iotd_rendition_out *r, made_t *out)
+{
+    ck_assert_int_ge(r->file.fd, 0);
+    ck_assert_str_eq(r->file.sha256_hex[0] ? "hashed" : "", "hashed");
+    out->data = malloc(r->file.len + 1);
+    ck_assert_ptr_nonnull(out->data);
+    ck_assert_int_eq(iotd_spool_pread(&r->file, out->data, r->file.len, 0), (long)r->file.len);
+    out->len = r->file.len;
+    out->width = r->width;
+    out->height = r->height;
+    out->content_type = r->content_type;
+    out->extension = r->extension;
+}
+
+/* Runs the renderer (bin, or the built iotd-render) on in. */
+static int make_with(const char *bin, long timeout, const iotd_buf *in, made_t *thumb, made_t *display,
+                     char *err)
+{
+    memset(thumb, 0, sizeof *thumb);
+    memset(display, 0, sizeof *display);
+    iotd_config cfg;
+    config_for(&cfg, bin, timeout);
+    iotd_spool orig = IOTD_SPOOL_INIT;
+    ck_assert_int_eq(iotd_spool_open(&orig, scratch, 0), IOTD_OK);
+    ck_assert_int_eq(iotd_spool_write(&orig, in->data ? in->data : "", in->len), IOTD_OK);
+    ck_assert_int_eq(iotd_spool_finish(&orig), IOTD_OK);
+    iotd_renditions job;
+    int rc = iotd_renditions_make(&job, &cfg, &orig, err, IOTD_RENDITIONS_ERR_LEN);
+    ck_assert_int_eq(job.pid, 0); /* always reaped */
+    if (rc == IOTD_OK) {
+        read_back(&job.thumb, thumb);
+        read_back(&job.display, display);
+    }
+    iotd_renditions_free(&job);
+    iotd_spool_close(&orig);
+    return rc;
+}
+
+static int make(const iotd_buf *in, made_t *thumb, made_t *display, char *err)
+{
+    return make_with(NULL, 60, in, thumb, display, err);
+}
+
+/* A stand-in renderer: a shell script in the scratch folder. */
+static const char *fake_renderer(const char *name, const char *body)
+{
+    char *path = path_of(name);
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fprintf(f, "#!/bin/sh\n%s\n", body);
+    ck_assert_int_eq(fclose(f), 0);
+    ck_assert_int_eq(chmod(path, 0755), 0);
+    static char copy[SCRATCH_MAX + 64];
+    snprintf(copy, sizeof copy, "%s", path);
+    return copy;
 }
 
 /* ---- tests ---------------------------------------------------------------- */
@@ -278,7 +364,7 @@ START_TEST(test_exif_orientation_and_metadata)
     ck_assert_int_eq(orientation, 6); /* the fixture really carries the tag */
     g_object_unref(src);
 
-    iotd_rendition_out thumb, display;
+    made_t thumb, display;
     char err[IOTD_RENDITIONS_ERR_LEN] = "";
     ck_assert_int_eq(make(&in, &thumb, &display, err), IOTD_OK);
     assert_size(&thumb, 267, 400);
@@ -294,8 +380,8 @@ START_TEST(test_exif_orientation_and_metadata)
     ck_assert_msg(is_blue(px), "left side should be blue, got %.0f,%.0f,%.0f", px[0], px[1], px[2]);
     pixel(&display, 1600, 100, px);
     ck_assert(is_red(px));
-    iotd_rendition_out_free(&thumb);
-    iotd_rendition_out_free(&display);
+    made_free(&thumb);
+    made_free(&display);
     ck_assert_ptr_null(thumb.data);
     iotd_buf_free(&in);
 }
@@ -305,7 +391,7 @@ START_TEST(test_small_image_is_not_enlarged_but_reencoded)
 {
     iotd_buf in = IOTD_BUF_INIT;
     jpeg_with_metadata("-size 300x200 gradient:red-blue -strip", 1, &in);
-    iotd_rendition_out thumb, display;
+    made_t thumb, display;
     char err[IOTD_RENDITIONS_ERR_LEN] = "";
     ck_assert_int_eq(make(&in, &thumb, &display, err), IOTD_OK);
     assert_size(&display, 300, 200);
@@ -314,8 +400,8 @@ START_TEST(test_small_image_is_not_enlarged_but_reencoded)
     assert_no_metadata(&display); /* re-encoded although no smaller */
     assert_no_metadata(&thumb);
     ck_assert(display.len != in.len || memcmp(display.data, in.data, in.len) != 0);
-    iotd_rendition_out_free(&thumb);
-    iotd_rendition_out_free(&display);
+    made_free(&thumb);
+    made_free(&display);
     iotd_buf_free(&in);
 }
 END_TEST
@@ -325,14 +411,14 @@ START_TEST(test_landscape_sizes)
     iotd_buf in = IOTD_BUF_INIT;
     convert("-size 4000x1000 gradient:", "wide.png");
     slurp("wide.png", &in);
-    iotd_rendition_out thumb, display;
+    made_t thumb, display;
     char err[IOTD_RENDITIONS_ERR_LEN] = "";
     ck_assert_int_eq(make(&in, &thumb, &display, err), IOTD_OK);
     assert_size(&thumb, 400, 100);
     assert_size(&display, 2560, 640);
     assert_jpeg(&thumb); /* an opaque PNG becomes JPEG */
-    iotd_rendition_out_free(&thumb);
-    iotd_rendition_out_free(&display);
+    made_free(&thumb);
+    made_free(&display);
     iotd_buf_free(&in);
 }
 END_TEST
@@ -342,7 +428,7 @@ START_TEST(test_png_with_alpha_stays_png)
     iotd_buf in = IOTD_BUF_INIT;
     convert("-size 800x400 xc:none -fill red -draw 'circle 400,200 400,60'", "alpha.png");
     slurp("alpha.png", &in);
-    iotd_rendition_out thumb, display;
+    made_t thumb, display;
     char err[IOTD_RENDITIONS_ERR_LEN] = "";
     ck_assert_int_eq(make(&in, &thumb, &display, err), IOTD_OK);
     assert_png(&thumb);
@@ -355,8 +441,8 @@ START_TEST(test_png_with_alpha_stays_png)
     ck_assert_msg(px[3] >= 0 && px[3] < 10, "the corner should stay transparent (alpha %.0f)", px[3]);
     pixel(&thumb, 200, 100, px);
     ck_assert(is_red(px) && px[3] > 245);
-    iotd_rendition_out_free(&thumb);
-    iotd_rendition_out_free(&display);
+    made_free(&thumb);
+    made_free(&display);
     iotd_buf_free(&in);
 }
 END_TEST
@@ -366,7 +452,7 @@ START_TEST(test_opaque_alpha_channel_becomes_jpeg)
     iotd_buf in = IOTD_BUF_INIT;
     convert_as("-size 500x500 xc:green -alpha on", "PNG32:", "opaque.png");
     slurp("opaque.png", &in);
-    iotd_rendition_out thumb, display;
+    made_t thumb, display;
     char err[IOTD_RENDITIONS_ERR_LEN] = "";
     ck_assert_int_eq(make(&in, &thumb, &display, err), IOTD_OK);
     assert_jpeg(&thumb);
@@ -375,8 +461,8 @@ START_TEST(test_opaque_alpha_channel_becomes_jpeg)
     VipsImage *img = load(&display);
     ck_assert_int_eq(vips_image_get_bands(img), 3);
     g_object_unref(img);
-    iotd_rendition_out_free(&thumb);
-    iotd_rendition_out_free(&display);
+    made_free(&thumb);
+    made_free(&display);
     iotd_buf_free(&in);
 }
 END_TEST
@@ -386,7 +472,7 @@ START_TEST(test_animated_gif_first_frame)
     iotd_buf in = IOTD_BUF_INIT;
     convert("-delay 10 -size 100x80 xc:red xc:blue xc:blue -loop 0", "anim.gif");
     slurp("anim.gif", &in);
-    iotd_rendition_out thumb, display;
+    made_t thumb, display;
     char err[IOTD_RENDITIONS_ERR_LEN] = "";
     ck_assert_int_eq(make(&in, &thumb, &display, err), IOTD_OK);
     assert_jpeg(&display);
@@ -394,8 +480,8 @@ START_TEST(test_animated_gif_first_frame)
     double px[4];
     pixel(&display, 50, 40, px);
     ck_assert(is_red(px));
-    iotd_rendition_out_free(&thumb);
-    iotd_rendition_out_free(&display);
+    made_free(&thumb);
+    made_free(&display);
     iotd_buf_free(&in);
 }
 END_TEST
@@ -411,7 +497,7 @@ START_TEST(test_icc_and_16_bit_grey_become_srgb)
         snprintf(args, sizeof args, "-size 600x400 gradient:white-black -depth 16");
     convert(args, "grey16.png");
     slurp("grey16.png", &in);
-    iotd_rendition_out thumb, display;
+    made_t thumb, display;
     char err[IOTD_RENDITIONS_ERR_LEN] = "";
     ck_assert_int_eq(make(&in, &thumb, &display, err), IOTD_OK);
     assert_jpeg(&display);
@@ -420,8 +506,8 @@ START_TEST(test_icc_and_16_bit_grey_become_srgb)
     ck_assert_int_eq(vips_image_get_bands(img), 3);
     ck_assert_int_eq(vips_image_get_format(img), VIPS_FORMAT_UCHAR);
     g_object_unref(img);
-    iotd_rendition_out_free(&thumb);
-    iotd_rendition_out_free(&display);
+    made_free(&thumb);
+    made_free(&display);
     iotd_buf_free(&in);
 }
 END_TEST
@@ -435,7 +521,7 @@ START_TEST(test_pixel_bomb_is_refused_before_decoding)
     ck_assert_int_eq(compress(idat, &idat_len, zeros, sizeof zeros), Z_OK);
     iotd_buf in = IOTD_BUF_INIT;
     png_with_idat(20000, 10000, idat, (uint32_t)idat_len, &in);
-    iotd_rendition_out thumb, display;
+    made_t thumb, display;
     char err[IOTD_RENDITIONS_ERR_LEN] = "";
     ck_assert_int_eq(make(&in, &thumb, &display, err), IOTD_DECLINED);
     ck_assert_msg(strstr(err, "20000 x 10000") && strstr(err, "at most 100 megapixels"), "%s", err);
@@ -452,7 +538,7 @@ START_TEST(test_corrupt_pixel_data_is_refused)
         garbage[i] = (unsigned char)(i * 37 + 11);
     iotd_buf in = IOTD_BUF_INIT;
     png_with_idat(64, 48, garbage, sizeof garbage, &in);
-    iotd_rendition_out thumb, display;
+    made_t thumb, display;
     char err[IOTD_RENDITIONS_ERR_LEN] = "";
     ck_assert_int_eq(make(&in, &thumb, &display, err), IOTD_DECLINED);
     ck_assert_msg(strstr(err, "could not be read") != NULL, "%s", err);
@@ -464,12 +550,105 @@ END_TEST
 
 START_TEST(test_not_an_image_is_refused)
 {
-    iotd_rendition_out thumb, display;
+    made_t thumb, display;
     char err[IOTD_RENDITIONS_ERR_LEN] = "";
     const char text[] = "<svg xmlns='http://www.w3.org/2000/svg'/>";
-    ck_assert_int_eq(iotd_renditions_make(text, sizeof text - 1, &thumb, &display, err, sizeof err),
-                     IOTD_DECLINED);
-    ck_assert(err[0] != '\0');
+    iotd_buf in = IOTD_BUF_INIT;
+    ck_assert_int_eq(iotd_buf_puts(&in, text), IOTD_OK);
+    ck_assert_int_eq(make(&in, &thumb, &display, err), IOTD_DECLINED);
+    ck_assert_msg(strstr(err, "not a JPEG, PNG, GIF or WebP") != NULL, "%s", err);
+    iotd_buf_free(&in);
+}
+END_TEST
+
+/* The renderer is run with --nice from the configuration and its log
+ * lines are taken; its answer decides. */
+START_TEST(test_declined_answer_and_arguments)
+{
+    const char *bin =
+        fake_renderer("declines", "echo \"log warn args: $*\"; echo \"declined Not today ($*).\"");
+    iotd_buf in = IOTD_BUF_INIT;
+    ck_assert_int_eq(iotd_buf_puts(&in, "whatever"), IOTD_OK);
+    made_t thumb, display;
+    char err[IOTD_RENDITIONS_ERR_LEN] = "";
+    ck_assert_int_eq(make_with(bin, 10, &in, &thumb, &display, err), IOTD_DECLINED);
+    ck_assert_str_eq(err, "Not today (--nice 7).");
+    iotd_buf_free(&in);
+}
+END_TEST
+
+/* A renderer that overruns the timeout is killed; the answer is AGAIN. */
+START_TEST(test_hanging_renderer_is_killed)
+{
+    const char *bin = fake_renderer("hangs", "exec sleep 30");
+    iotd_buf in = IOTD_BUF_INIT;
+    ck_assert_int_eq(iotd_buf_puts(&in, "whatever"), IOTD_OK);
+    made_t thumb, display;
+    char err[IOTD_RENDITIONS_ERR_LEN] = "";
+    time_t t0 = time(NULL);
+    ck_assert_int_eq(make_with(bin, 1, &in, &thumb, &display, err), IOTD_AGAIN);
+    ck_assert_int_le(time(NULL) - t0, 5);
+    ck_assert_msg(strstr(err, "ran out of time") != NULL, "%s", err);
+    iotd_buf_free(&in);
+}
+END_TEST
+
+/* Missing program, a crash, nonsense, "ok" without files: all errors. */
+START_TEST(test_broken_renderers_are_errors)
+{
+    iotd_buf in = IOTD_BUF_INIT;
+    ck_assert_int_eq(iotd_buf_puts(&in, "whatever"), IOTD_OK);
+    made_t thumb, display;
+    char err[IOTD_RENDITIONS_ERR_LEN] = "";
+    ck_assert_int_eq(make_with(path_of("no-such-program"), 10, &in, &thumb, &display, err), IOTD_ERROR);
+    ck_assert_msg(strstr(err, "could not be started") != NULL, "%s", err);
+    const char *crash = fake_renderer("crashes", "kill -SEGV $$");
+    ck_assert_int_eq(make_with(crash, 10, &in, &thumb, &display, err), IOTD_ERROR);
+    ck_assert_msg(strstr(err, "signal 11") != NULL, "%s", err);
+    const char *nonsense =
+        fake_renderer("nonsense", "echo 'ok image/tiff 1 1 image/jpeg 1 1 image/jpeg 1 1'");
+    ck_assert_int_eq(make_with(nonsense, 10, &in, &thumb, &display, err), IOTD_ERROR);
+    ck_assert_msg(strstr(err, "malformed") != NULL, "%s", err);
+    const char *silent = fake_renderer("silent", "exit 0");
+    ck_assert_int_eq(make_with(silent, 10, &in, &thumb, &display, err), IOTD_ERROR);
+    ck_assert_msg(strstr(err, "without an answer") != NULL, "%s", err);
+    const char *empty =
+        fake_renderer("no-files", "echo 'ok image/png 10 10 image/jpeg 4 4 image/jpeg 10 10'");
+    ck_assert_int_eq(make_with(empty, 10, &in, &thumb, &display, err), IOTD_ERROR);
+    ck_assert_msg(strstr(err, "read back") != NULL, "%s", err);
+    const char *failing =
+        fake_renderer("exit-1", "echo 'ok image/png 10 10 image/jpeg 4 4 image/jpeg 10 10'; exit 1");
+    ck_assert_int_eq(make_with(failing, 10, &in, &thumb, &display, err), IOTD_ERROR);
+    iotd_buf_free(&in);
+}
+END_TEST
+
+START_TEST(test_parse_answers)
+{
+    iotd_renditions job;
+    memset(&job, 0, sizeof job);
+    char err[IOTD_RENDITIONS_ERR_LEN] = "";
+    ck_assert_int_eq(
+        iotd_renditions_parse(&job, "log debug x\nok image/webp 30 20 image/png 30 20 image/png 30 20\n", err,
+                              sizeof err),
+        IOTD_OK);
+    ck_assert_str_eq(job.original.content_type, "image/webp");
+    ck_assert_str_eq(job.original.extension, "webp");
+    ck_assert_str_eq(job.thumb.extension, "png");
+    ck_assert_int_eq(job.display.width, 30);
+    const char *bad[] = {
+        "ok image/jpeg 0 10 image/jpeg 1 1 image/jpeg 1 1\n",        /* zero width */
+        "ok image/jpeg 10 10 image/jpeg 1 1 image/jpeg 1 99999\n",   /* too tall */
+        "ok image/jpeg 10 10 image/jpeg 1 1 image/jpeg 1 1 extra\n", /* trailing words */
+        "ok image/jpeg 10 10\n",                                     /* short */
+        "hello\n",                                                   /* unknown line */
+        "",                                                          /* nothing */
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        ck_assert_msg(iotd_renditions_parse(&job, bad[i], err, sizeof err) == IOTD_ERROR, "accepted: %s",
+                      bad[i]);
+    ck_assert_int_eq(iotd_renditions_parse(&job, "declined Too big.", err, sizeof err), IOTD_DECLINED);
+    ck_assert_str_eq(err, "Too big.");
 }
 END_TEST
 
@@ -510,6 +689,10 @@ static Suite *renditions_suite(void)
     tcase_add_test(tc, test_pixel_bomb_is_refused_before_decoding);
     tcase_add_test(tc, test_corrupt_pixel_data_is_refused);
     tcase_add_test(tc, test_not_an_image_is_refused);
+    tcase_add_test(tc, test_declined_answer_and_arguments);
+    tcase_add_test(tc, test_hanging_renderer_is_killed);
+    tcase_add_test(tc, test_broken_renderers_are_errors);
+    tcase_add_test(tc, test_parse_answers);
     tcase_add_test(tc, test_keys_beside_the_original);
     suite_add_tcase(s, tc);
     return s;

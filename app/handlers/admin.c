@@ -252,8 +252,7 @@ int iotd_handle_admin_create(iotd_ctx *ctx)
     iotd_image img;
     iotd_library_error err = IOTD_LIBRARY_ERROR_INIT;
     iotd_library_text text = {up.name, up.tagline, up.feature_date};
-    int rc = iotd_library_add(ctx->db, ctx->s3, ctx->cfg, ctx->arena, up.file.data, up.file.len, &text, &img,
-                              &err);
+    int rc = iotd_library_add(ctx->db, ctx->s3, ctx->cfg, ctx->arena, &up.file, &text, &img, &err);
     iotd_upload_free(&up);
     iotd_slot_give(slot);
     if (rc != IOTD_OK)
@@ -305,7 +304,7 @@ int iotd_handle_admin_update(iotd_ctx *ctx)
     iotd_library_error err = IOTD_LIBRARY_ERROR_INIT;
     iotd_library_text text = {up.name, up.tagline, up.feature_date};
     int rc = iotd_library_update(ctx->db, ctx->s3, ctx->cfg, ctx->arena, img.id, &text,
-                                 up.file.len ? up.file.data : NULL, up.file.len, &err);
+                                 up.file.len ? &up.file : NULL, &err);
     int replaced = up.file.len > 0;
     iotd_upload_free(&up);
     iotd_slot_give(slot);
