@@ -28,6 +28,7 @@
 #include "http_fixture.h"
 #include "iotd.h"
 #include "s3.h"
+#include "spool.h"
 #include "sigv4.h"
 
 static http_fixture fixture;
@@ -652,6 +653,53 @@ START_TEST(test_live_large_object)
 }
 END_TEST
 
+/* PUT from a spool (read in pieces, its own hash) and GET into one. */
+START_TEST(test_live_spool_round_trip)
+{
+    iotd_s3 *s3 = live_client(live.secret);
+    iotd_s3_error e;
+    iotd_buf prefix = IOTD_BUF_INIT, key = IOTD_BUF_INIT;
+    run_prefix(&prefix);
+    iotd_buf_printf(&key, "%sspooled.bin", prefix.data);
+    size_t n = 5 * 1024 * 1024 + 3;
+    unsigned char *data = malloc(n), *back = malloc(n);
+    ck_assert(data && back);
+    for (size_t i = 0; i < n; i++)
+        data[i] = (unsigned char)(i * 7 ^ (i >> 9));
+    iotd_spool up = IOTD_SPOOL_INIT, down = IOTD_SPOOL_INIT;
+    ck_assert_int_eq(iotd_spool_open(&up, "/tmp", 0), IOTD_OK);
+    ck_assert_int_eq(iotd_spool_write(&up, data, n), IOTD_OK);
+    /* not finished yet: refused, nothing sent */
+    ck_assert_int_eq(iotd_s3_put_spool(s3, key.data, &up, "application/octet-stream", &e), IOTD_ERROR);
+    ck_assert_int_eq(iotd_spool_finish(&up), IOTD_OK);
+    ck_assert_msg(iotd_s3_put_spool(s3, key.data, &up, "application/octet-stream", &e) == IOTD_OK,
+                  "PUT: %ld %s %s", e.http_status, e.code, e.message);
+    ck_assert_int_eq(iotd_spool_open(&down, "/tmp", n), IOTD_OK);
+    ck_assert_int_eq(iotd_s3_get_spool(s3, key.data, &down, &e), IOTD_OK);
+    ck_assert_uint_eq(down.len, n);
+    ck_assert_str_eq(down.sha256_hex, up.sha256_hex);
+    ck_assert_int_eq(iotd_spool_pread(&down, back, n, 0), (long)n);
+    ck_assert_mem_eq(back, data, n);
+    iotd_spool_close(&down);
+    /* a spool whose limit is below the object: TooLarge */
+    ck_assert_int_eq(iotd_spool_open(&down, "/tmp", n - 1), IOTD_OK);
+    ck_assert_int_eq(iotd_s3_get_spool(s3, key.data, &down, &e), IOTD_ERROR);
+    ck_assert_str_eq(e.code, "TooLarge");
+    iotd_spool_close(&down);
+    /* a spool whose hash does not match its bytes is refused by S3 */
+    iotd_spool lying = up;
+    lying.sha256_hex[0] = lying.sha256_hex[0] == '0' ? '1' : '0';
+    ck_assert_int_ne(iotd_s3_put_spool(s3, key.data, &lying, "application/octet-stream", &e), IOTD_OK);
+    ck_assert_int_eq(iotd_s3_delete(s3, key.data, &e), IOTD_OK);
+    iotd_spool_close(&up);
+    free(data);
+    free(back);
+    iotd_s3_free(s3);
+    iotd_buf_free(&prefix);
+    iotd_buf_free(&key);
+}
+END_TEST
+
 START_TEST(test_live_wrong_secret)
 {
     iotd_s3 *s3 = live_client("not-the-secret");
@@ -713,6 +761,7 @@ int main(void)
         tcase_add_test(tc, test_live_round_trips);
         tcase_add_test(tc, test_live_presigned);
         tcase_add_test(tc, test_live_large_object);
+        tcase_add_test(tc, test_live_spool_round_trip);
         tcase_add_test(tc, test_live_wrong_secret);
         suite_add_tcase(s, tc);
     } else {
