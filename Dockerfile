@@ -26,7 +26,7 @@ COPY . .
 RUN tools/build --check --install /out /tmp/build
 
 ########################################################################
-# app: runtime libraries, iotd and iotd-render, views, migrations, RDS CA
+# app: runtime libraries, iotd, iotd-master and iotd-render, views, migrations, RDS CA
 ########################################################################
 FROM ${DEBIAN_IMAGE} AS app
 RUN apt-get update \
@@ -48,7 +48,7 @@ RUN if [ -n "$RDS_CA_SHA256" ]; then \
       echo "$RDS_CA_SHA256  /usr/local/share/iotd/rds-global-bundle.pem" | sha256sum -c -; \
     fi \
  && grep -q 'BEGIN CERTIFICATE' /usr/local/share/iotd/rds-global-bundle.pem \
- && if ldd /usr/local/bin/iotd /usr/local/bin/iotd-render | grep 'not found'; then exit 1; fi
+ && if ldd /usr/local/bin/iotd /usr/local/bin/iotd-render /usr/local/bin/iotd-master | grep 'not found'; then exit 1; fi
 
 ENV IOTD_VIEWS_DIR=/usr/local/share/iotd/views \
     IOTD_MIGRATIONS_DIR=/usr/local/share/iotd/migrations \

@@ -89,8 +89,7 @@ static int default_workers(void)
     return (int)(2 * n);
 }
 
-/* iotd-render in the directory this program was started from. */
-static int default_render_bin(char *dst, size_t len)
+int iotd_config_program_path(const char *name, char *dst, size_t len)
 {
     char self[IOTD_CONF_STR];
     ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
@@ -100,8 +99,13 @@ static int default_render_bin(char *dst, size_t len)
     char *slash = strrchr(self, '/');
     if (!slash)
         return IOTD_ERROR;
-    *slash = '\0';
-    int w = snprintf(dst, len, "%s/iotd-render", self);
+    int w;
+    if (name) {
+        *slash = '\0';
+        w = snprintf(dst, len, "%s/%s", self, name);
+    } else {
+        w = snprintf(dst, len, "%s", self);
+    }
     return w > 0 && (size_t)w < len ? IOTD_OK : IOTD_ERROR;
 }
 
@@ -166,7 +170,8 @@ int iotd_config_load(iotd_config *c, char *err, size_t errlen)
         set_long(&c->render_nice, "IOTD_RENDER_NICE", 10, 0, 19, err, errlen) ||
         set_long(&c->render_timeout, "IOTD_RENDER_TIMEOUT", 45, 1, 3600, err, errlen))
         return IOTD_ERROR;
-    if (!c->render_bin[0] && default_render_bin(c->render_bin, sizeof c->render_bin) != IOTD_OK) {
+    if (!c->render_bin[0] &&
+        iotd_config_program_path("iotd-render", c->render_bin, sizeof c->render_bin) != IOTD_OK) {
         snprintf(err, errlen, "IOTD_RENDER_BIN is not set and this program's own path is unknown");
         return IOTD_ERROR;
     }

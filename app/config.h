@@ -59,5 +59,8 @@ typedef struct iotd_config {
 /* Fills c from the environment; on a bad value writes a message to err and
  * returns IOTD_ERROR. */
 int iotd_config_load(iotd_config *c, char *err, size_t errlen);
+/* The path of this program (name NULL) or of the program name installed
+ * beside it (iotd-render, iotd-master). */
+int iotd_config_program_path(const char *name, char *dst, size_t len);
 
 #endif

@@ -4,6 +4,7 @@
  * 2 usage error.
  */
 #include <curl/curl.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,8 +20,9 @@
 #include "log.h"
 #include "migrate.h"
 #include "password.h"
-#include "pool.h"
+#include "template.h"
 #include "users.h"
+#include "worker.h"
 
 #define HEALTHCHECK_TIMEOUT_MS 3000
 
@@ -114,7 +116,58 @@ static int cmd_serve(int argc, char **argv)
     else
         create_first_editor(&cfg, db);
     iotd_db_free(db);
-    return iotd_pool_run(&cfg);
+    /* The views are checked here so a broken one stops the start with a clear line. */
+    char err[512];
+    iotd_tpl_set *views = iotd_tpl_set_new();
+    if (!views || iotd_tpl_set_load_dir(views, cfg.views_dir, err, sizeof err) != IOTD_OK) {
+        fprintf(stderr, "iotd serve: cannot load templates from %s: %s\n", cfg.views_dir, err);
+        iotd_tpl_set_free(views);
+        return 1;
+    }
+    iotd_tpl_set_free(views);
+    char self[IOTD_CONF_STR], master[IOTD_CONF_STR];
+    if (iotd_config_program_path(NULL, self, sizeof self) != IOTD_OK ||
+        iotd_config_program_path("iotd-master", master, sizeof master) != IOTD_OK) {
+        fprintf(stderr, "iotd serve: cannot find this program's own path\n");
+        return 1;
+    }
+    fflush(NULL);
+    char *args[] = {"iotd-master", self, NULL};
+    execv(master, args);
+    fprintf(stderr, "iotd serve: cannot start %s: %s\n", master, strerror(errno));
+    return 1;
+}
+
+/* iotd worker --slots-dir DIR: one worker of the pool, started by
+ * iotd-master with the listening socket on descriptor 3 and the ready pipe
+ * on descriptor 4. Not for use by hand. */
+static int cmd_worker(int argc, char **argv)
+{
+    if (argc != 4 || strcmp(argv[2], "--slots-dir") != 0) {
+        fprintf(stderr, "iotd worker: started by iotd serve only\n");
+        return 2;
+    }
+    iotd_config cfg;
+    if (load_config(&cfg, STDOUT_FILENO) != IOTD_OK)
+        return 1;
+    snprintf(cfg.upload_slots_dir, sizeof cfg.upload_slots_dir, "%s", argv[3]);
+    char err[512];
+    iotd_tpl_set *views = iotd_tpl_set_new();
+    if (!views || iotd_tpl_set_load_dir(views, cfg.views_dir, err, sizeof err) != IOTD_OK) {
+        iotd_log(IOTD_LOG_ERROR, "worker: cannot load templates from %s: %s", cfg.views_dir, err);
+        iotd_tpl_set_free(views);
+        return 1;
+    }
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        iotd_log(IOTD_LOG_ERROR, "worker: libcurl failed to start");
+        iotd_tpl_set_free(views);
+        return 1;
+    }
+    iotd_worker_args args = {&cfg, views, WORKER_FD_LISTEN, WORKER_FD_READY};
+    int rc = iotd_worker_run(&args);
+    iotd_tpl_set_free(views);
+    curl_global_cleanup();
+    return rc;
 }
 
 static int cmd_migrate(int argc, char **argv)
@@ -159,9 +212,10 @@ static const struct {
     const char *name;
     int (*run)(int argc, char **argv);
 } commands[] = {
-    {"serve", cmd_serve},          {"migrate", cmd_migrate},  {"healthcheck", cmd_healthcheck},
-    {"presign", iotd_cli_presign}, {"image", iotd_cli_image}, {"gc", iotd_cli_gc},
-    {"user", iotd_cli_user},
+    {"serve", cmd_serve},          {"worker", cmd_worker},
+    {"migrate", cmd_migrate},      {"healthcheck", cmd_healthcheck},
+    {"presign", iotd_cli_presign}, {"image", iotd_cli_image},
+    {"gc", iotd_cli_gc},           {"user", iotd_cli_user},
 };
 
 int main(int argc, char **argv)
@@ -178,14 +232,20 @@ int main(int argc, char **argv)
         printf("iotd %s\n", PACKAGE_VERSION);
         return 0;
     }
-    /* libcurl's global state must exist before any worker is forked */
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-        fprintf(stderr, "iotd: libcurl failed to start\n");
-        return 1;
+    for (size_t i = 0; i < IOTD_ARRAY_LEN(commands); i++) {
+        if (strcmp(argv[1], commands[i].name) != 0)
+            continue;
+        /* serve execs the master, and each worker starts libcurl itself */
+        int own_curl = commands[i].run == cmd_serve || commands[i].run == cmd_worker;
+        if (!own_curl && curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+            fprintf(stderr, "iotd: libcurl failed to start\n");
+            return 1;
+        }
+        int rc = commands[i].run(argc, argv);
+        if (!own_curl)
+            curl_global_cleanup();
+        return rc;
     }
-    for (size_t i = 0; i < IOTD_ARRAY_LEN(commands); i++)
-        if (strcmp(argv[1], commands[i].name) == 0)
-            return commands[i].run(argc, argv);
     fprintf(stderr, "iotd: unknown %s '%s'\n", argv[1][0] == '-' ? "option" : "command", argv[1]);
     usage(stderr);
     return 2;

@@ -1,6 +1,12 @@
 /*
- * pool.c — the master process: binds the FastCGI socket, forks workers,
+ * pool.c — the master process: binds the FastCGI socket, starts workers,
  * and keeps their number right, in the manner of php-fpm.
+ *
+ * It runs in iotd-master, a small program (libc, json-c, libfcgi) that
+ * `iotd serve` becomes by exec once its start-up checks pass, so the
+ * process that only supervises does not map libpq, libcurl, OpenSSL and
+ * the rest. Each worker is `iotd worker`, forked and exec'd with the
+ * listening socket as descriptor 3 and the ready pipe as descriptor 4.
  *
  * Signals only write their number to a self-pipe; all the work happens in
  * the poll loop, so nothing unsafe runs in a handler.
@@ -17,7 +23,8 @@
  *  - SIGHUP: re-read config and templates, then for each worker start a new
  *    one, wait until it reports ready, and only then retire an old one, so
  *    there is always a full pool accepting and no request fails.
- * Templates are parsed here and inherited by workers through fork.
+ * Templates are parsed here too, only to refuse a reload that would start
+ * workers on broken ones; each worker parses its own at start.
  */
 #include "pool.h"
 
@@ -37,13 +44,15 @@
 #include "log.h"
 #include "slots.h"
 #include "template.h"
-#include "worker.h"
 
 #define POOL_MAX_WORKERS 256
 #define POOL_BACKLOG 1024
 #define POOL_READY_TIMEOUT_MS 5000
 #define POOL_CRASH_WINDOW_MS 1000
 #define POOL_TICK_MS 100
+#define POOL_FD_LISTEN 3 /* in a worker */
+#define POOL_FD_READY 4
+#define POOL_FD_SCRATCH 10 /* above both, while they are moved into place */
 
 typedef struct slot {
     pid_t pid;
@@ -55,6 +64,7 @@ typedef struct slot {
 
 typedef struct pool {
     iotd_config *cfg;
+    const char *worker_bin; /* the iotd program, run as `iotd worker` */
     iotd_tpl_set *views;
     int listen_fd;
     int ready_rd, ready_wr;
@@ -136,11 +146,24 @@ static pid_t spawn(pool *p)
         return -1;
     }
     if (pid == 0) {
-        close(pool_sigpipe[0]);
-        close(pool_sigpipe[1]);
-        close(p->ready_rd);
-        iotd_worker_args args = {p->cfg, p->views, p->listen_fd, p->ready_wr};
-        _exit(iotd_worker_run(&args));
+        /* only async-signal-safe calls from here to exec */
+        sigset_t none;
+        sigemptyset(&none);
+        signal(SIGCHLD, SIG_DFL);
+        signal(SIGTERM, SIG_DFL);
+        signal(SIGINT, SIG_DFL);
+        signal(SIGHUP, SIG_DFL);
+        signal(SIGPIPE, SIG_DFL);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        int lfd = fcntl(p->listen_fd, F_DUPFD, POOL_FD_SCRATCH);
+        int rfd = fcntl(p->ready_wr, F_DUPFD, POOL_FD_SCRATCH);
+        if (lfd < 0 || rfd < 0 || dup2(lfd, POOL_FD_LISTEN) != POOL_FD_LISTEN ||
+            dup2(rfd, POOL_FD_READY) != POOL_FD_READY)
+            _exit(127);
+        close_range(POOL_FD_READY + 1, ~0U, 0);
+        char *argv[] = {"iotd", "worker", "--slots-dir", p->cfg->upload_slots_dir, NULL};
+        execv(p->worker_bin, argv);
+        _exit(127);
     }
     p->slots[i] = (slot){pid, p->generation, 0, 0, now_ms()};
     return pid;
@@ -270,7 +293,7 @@ static void reload(pool *p)
     fresh.upload_slots = p->cfg->upload_slots;
     memcpy(fresh.upload_slots_dir, p->cfg->upload_slots_dir, sizeof fresh.upload_slots_dir);
     *p->cfg = fresh;
-    iotd_tpl_set_free(p->views); /* workers hold their own copies since fork */
+    iotd_tpl_set_free(p->views); /* only kept to check the next reload against */
     p->views = views;
     p->generation++;
     iotd_log(IOTD_LOG_INFO, "reloading: replacing workers one by one");
@@ -294,11 +317,12 @@ static int any_alive(const pool *p)
     return 0;
 }
 
-int iotd_pool_run(iotd_config *cfg)
+int iotd_pool_run(iotd_config *cfg, const char *worker_bin)
 {
     pool p;
     memset(&p, 0, sizeof p);
     p.cfg = cfg;
+    p.worker_bin = worker_bin;
     char err[512];
     if (cfg->workers > POOL_MAX_WORKERS) {
         fprintf(stderr, "iotd serve: IOTD_WORKERS is at most %d\n", POOL_MAX_WORKERS);

@@ -229,9 +229,6 @@ static const char *build_csp(const iotd_config *cfg, iotd_arena *a)
 int iotd_worker_run(const iotd_worker_args *args)
 {
     prctl(PR_SET_PDEATHSIG, SIGTERM); /* never outlive the master */
-    /* One malloc arena for every thread (libvips makes renditions on its
-     * own threads), so what an upload freed can be handed back by trim. */
-    (void)mallopt(M_ARENA_MAX, 1);
     worker_listen_fd = args->listen_fd;
     if (install_signals() != IOTD_OK || FCGX_Init() != 0) {
         iotd_log(IOTD_LOG_ERROR, "worker start failed: %s", strerror(errno));

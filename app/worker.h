@@ -9,6 +9,9 @@
 #include "ctx.h"
 #include "template.h"
 
+#define WORKER_FD_LISTEN 3 /* where iotd-master puts the listening socket ... */
+#define WORKER_FD_READY 4  /* ... and the write end of its ready pipe */
+
 typedef struct iotd_worker_args {
     const iotd_config *cfg;
     const iotd_tpl_set *views;
