@@ -1,8 +1,13 @@
-// iotd admin: a preview of the chosen image before sending, and a progress
-// bar while it uploads. The forms work without this script too.
+// iotd admin: a preview of the chosen image before sending, a progress bar
+// while it uploads, and a few automatic retries when the server answers 503
+// with Retry-After (every upload slot busy). The forms work without this
+// script too.
 "use strict";
 
 function initImageForm(form) {
+  // inside the function: a page written by document.write runs this file again
+  const UPLOAD_TRIES = 5;
+  const UPLOAD_MAX_WAIT_S = 30;
   const input = form.querySelector('input[type=file]');
   const preview = form.querySelector('img.preview');
   const progress = form.querySelector('progress.upload-progress');
@@ -23,10 +28,22 @@ function initImageForm(form) {
   }
 
   if (!progress || !window.XMLHttpRequest || !window.FormData) return;
+  let status = form.querySelector('.upload-status');
+  if (!status) {
+    status = document.createElement('p');
+    status.className = 'upload-status';
+    status.setAttribute('role', 'status');
+    status.hidden = true;
+    progress.insertAdjacentElement('afterend', status);
+  }
   form.addEventListener('submit', (event) => {
     event.preventDefault();
     const button = form.querySelector('button[type=submit]');
     if (button) button.disabled = true;
+    send(button, 1);
+  });
+
+  function send(button, attempt) {
     progress.hidden = false;
     progress.value = 0;
     const xhr = new XMLHttpRequest();
@@ -38,6 +55,15 @@ function initImageForm(form) {
       }
     });
     xhr.addEventListener('load', () => {
+      const wait = parseInt(xhr.getResponseHeader('Retry-After') || '', 10);
+      if (xhr.status === 503 && wait >= 0 && attempt < UPLOAD_TRIES) {
+        // busy, nothing saved: send the same form again after the pause asked for
+        const seconds = Math.min(wait || 1, UPLOAD_MAX_WAIT_S);
+        status.textContent = `The server is busy; trying again in ${seconds} s (attempt ${attempt + 1} of ${UPLOAD_TRIES}).`;
+        status.hidden = false;
+        window.setTimeout(() => send(button, attempt + 1), seconds * 1000);
+        return;
+      }
       const landed = new URL(xhr.responseURL || form.action, window.location.href);
       const sent = new URL(form.action, window.location.href);
       if (landed.pathname !== sent.pathname) {
@@ -57,7 +83,7 @@ function initImageForm(form) {
       window.alert('The upload failed: the connection was lost. Nothing was saved; please try again.');
     });
     xhr.send(new FormData(form));
-  });
+  }
 }
 
 document.addEventListener('DOMContentLoaded', () => {

@@ -312,15 +312,28 @@ async function flow(browser) {
   });
   await shot(page, 'new-with-preview');
 
-  await step('Save uploads through XHR with the progress bar shown, then lands on the list', async () => {
-    // Hold the upload at the network layer for a moment, after the browser
-    // has sent the body, so the progress bar can be seen mid-flight.
+  await step('Save uploads through XHR with the progress bar shown, retries once when busy, then lands on the list', async () => {
+    // The first POST is answered as the server does when every upload slot
+    // is busy (503 with Retry-After), so the page must send it again by
+    // itself. The second is held at the network layer for a moment, after
+    // the browser has sent the body, so the progress bar can be seen
+    // mid-flight.
     let xhrSeen = false;
+    let posts = 0;
     let release;
     const held = new Promise((resolve) => (release = resolve));
     await page.route(`${BASE}/admin/images/new`, async (route) => {
       const req = route.request();
       if (req.method() !== 'POST') return route.continue();
+      posts += 1;
+      if (posts === 1) {
+        expectedErrors.push({ url: req.url(), status: 503 });
+        return route.fulfill({
+          status: 503,
+          headers: { 'Retry-After': '1', 'Content-Type': 'text/html; charset=utf-8' },
+          body: '<!doctype html><title>Busy</title><p>Other uploads are being processed right now.</p>',
+        });
+      }
       xhrSeen = req.resourceType() === 'xhr';
       await held;
       return route.continue();
@@ -330,10 +343,13 @@ async function flow(browser) {
     await page.click('form.image-form button[type=submit]');
     let shown = false;
     let disabled = false;
+    let busyText = '';
     try {
       await page.locator('progress.upload-progress').waitFor({ state: 'visible' });
       shown = true;
       disabled = await page.locator('form.image-form button[type=submit]').isDisabled();
+      await page.locator('.upload-status').waitFor({ state: 'visible' });
+      busyText = (await page.locator('.upload-status').textContent()) || '';
     } finally {
       release();
     }
@@ -345,6 +361,8 @@ async function flow(browser) {
     expect(shown, 'the progress bar did not appear');
     expect(disabled, 'Save was not disabled during the upload');
     expect(peak === '100', `the progress bar reached ${peak}, not 100`);
+    expect(posts === 2, `the form was sent ${posts} times, not twice (once busy, once saved)`);
+    expect(/busy; trying again in 1 s \(attempt 2 of 5\)/.test(busyText), `busy message '${busyText}'`);
   });
 
   let imageId = null;
