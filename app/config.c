@@ -163,6 +163,7 @@ int iotd_config_load(iotd_config *c, char *err, size_t errlen)
     if (set_long(&slots, "IOTD_UPLOAD_SLOTS", c->workers > 1 ? c->workers / 2 : 1, 1, 256, err, errlen))
         return IOTD_ERROR;
     c->upload_slots = (int)slots;
+    c->signin_slots = c->workers > 1 ? c->workers / 2 : 1;
     const char *tmpdir = getenv("TMPDIR");
     if (set_str(c->spool_dir, sizeof c->spool_dir, "IOTD_SPOOL_DIR", tmpdir && *tmpdir ? tmpdir : "/tmp", err,
                 errlen) ||

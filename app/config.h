@@ -49,6 +49,7 @@ typedef struct iotd_config {
     long page_max_age;                  /* IOTD_PAGE_MAX_AGE seconds, default 60: public page caching */
     char site_url[IOTD_CONF_STR]; /* IOTD_SITE_URL, e.g. https://iotd.example; empty = from the request */
     int upload_slots;             /* IOTD_UPLOAD_SLOTS: uploads handled at once, default workers / 2 */
+    int signin_slots;             /* passwords checked at once: workers / 2 (not from the environment) */
     char upload_slots_dir[IOTD_CONF_STR]; /* made by iotd serve's master; not from the environment */
     char spool_dir[IOTD_CONF_STR];        /* IOTD_SPOOL_DIR, default $TMPDIR or /tmp: uploads on disk */
     char render_bin[IOTD_CONF_STR];       /* IOTD_RENDER_BIN, default iotd-render beside this program */

@@ -344,8 +344,8 @@ int iotd_pool_run(iotd_config *cfg, const char *worker_bin)
         iotd_tpl_set_free(p.views);
         return 1;
     }
-    if (iotd_slots_create(cfg->upload_slots, cfg->upload_slots_dir, sizeof cfg->upload_slots_dir) !=
-        IOTD_OK) {
+    if (iotd_slots_create(cfg->upload_slots, cfg->signin_slots, cfg->upload_slots_dir,
+                          sizeof cfg->upload_slots_dir) != IOTD_OK) {
         fprintf(stderr, "iotd serve: cannot make the upload slots: %s\n", strerror(errno));
         iotd_tpl_set_free(p.views);
         return 1;
@@ -389,7 +389,7 @@ int iotd_pool_run(iotd_config *cfg, const char *worker_bin)
         }
     }
     close(p.listen_fd); /* connections still in the backlog are refused now */
-    iotd_slots_remove(cfg->upload_slots_dir, cfg->upload_slots);
+    iotd_slots_remove(cfg->upload_slots_dir, cfg->upload_slots, cfg->signin_slots);
     iotd_log(IOTD_LOG_INFO, "stopped");
     iotd_tpl_set_free(p.views);
     close(p.ready_rd);

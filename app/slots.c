@@ -17,45 +17,58 @@
 #define SLOTS_MAX 256
 #define SLOTS_PARENT "/tmp"
 
-int iotd_slots_create(int count, char *out, size_t outlen)
+static const char *const kind_names[] = {"upload", "signin"};
+
+static void slot_path(char *path, size_t len, const char *dir, iotd_slot_kind kind, int i)
 {
-    if (count < 1 || count > SLOTS_MAX || outlen < 32)
+    snprintf(path, len, "%s/%s-%d", dir, kind_names[kind], i);
+}
+
+int iotd_slots_create(int uploads, int signins, char *out, size_t outlen)
+{
+    if (uploads < 1 || uploads > SLOTS_MAX || signins < 1 || signins > SLOTS_MAX || outlen < 32)
         return IOTD_ERROR;
     int n = snprintf(out, outlen, "%s/iotd-slots.XXXXXX", SLOTS_PARENT);
     if (n < 0 || (size_t)n >= outlen || !mkdtemp(out))
         return IOTD_ERROR;
-    for (int i = 0; i < count; i++) {
-        char path[1024];
-        snprintf(path, sizeof path, "%s/%d", out, i);
-        int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
-        if (fd < 0)
-            return IOTD_ERROR;
-        close(fd);
+    const int counts[] = {uploads, signins};
+    for (int k = 0; k < 2; k++) {
+        for (int i = 0; i < counts[k]; i++) {
+            char path[1024];
+            slot_path(path, sizeof path, out, (iotd_slot_kind)k, i);
+            int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+            if (fd < 0)
+                return IOTD_ERROR;
+            close(fd);
+        }
     }
     return IOTD_OK;
 }
 
-void iotd_slots_remove(const char *dir, int count)
+void iotd_slots_remove(const char *dir, int uploads, int signins)
 {
     if (!dir || !dir[0])
         return;
-    for (int i = 0; i < count; i++) {
-        char path[1024];
-        snprintf(path, sizeof path, "%s/%d", dir, i);
-        unlink(path);
+    const int counts[] = {uploads, signins};
+    for (int k = 0; k < 2; k++) {
+        for (int i = 0; i < counts[k]; i++) {
+            char path[1024];
+            slot_path(path, sizeof path, dir, (iotd_slot_kind)k, i);
+            unlink(path);
+        }
     }
     rmdir(dir);
 }
 
-int iotd_slot_take(const char *dir, int count)
+int iotd_slot_take(const char *dir, iotd_slot_kind kind, int count)
 {
     for (int i = 0; i < count; i++) {
         char path[1024];
-        snprintf(path, sizeof path, "%s/%d", dir, i);
+        slot_path(path, sizeof path, dir, kind, i);
         /* each worker opens its own description, so locks are per process */
         int fd = open(path, O_RDONLY | O_CLOEXEC);
         if (fd < 0) {
-            iotd_log(IOTD_LOG_ERROR, "upload slot %s: %s", path, strerror(errno));
+            iotd_log(IOTD_LOG_ERROR, "slot %s: %s", path, strerror(errno));
             return -1;
         }
         if (flock(fd, LOCK_EX | LOCK_NB) == 0)

@@ -132,23 +132,31 @@ END_TEST
 START_TEST(test_upload_slots)
 {
     char dir[256];
-    ck_assert_int_eq(iotd_slots_create(2, dir, sizeof dir), IOTD_OK);
-    int a = iotd_slot_take(dir, 2), b = iotd_slot_take(dir, 2);
+    ck_assert_int_eq(iotd_slots_create(2, 1, dir, sizeof dir), IOTD_OK);
+    /* the sign-in slot is a kind of its own: taking it leaves both upload slots */
+    int signin = iotd_slot_take(dir, IOTD_SLOT_SIGNIN, 1);
+    ck_assert_int_ge(signin, 0);
+    ck_assert_int_eq(iotd_slot_take(dir, IOTD_SLOT_SIGNIN, 1), -1);
+    int a = iotd_slot_take(dir, IOTD_SLOT_UPLOAD, 2), b = iotd_slot_take(dir, IOTD_SLOT_UPLOAD, 2);
     ck_assert_int_ge(a, 0);
     ck_assert_int_ge(b, 0);
-    ck_assert_int_eq(iotd_slot_take(dir, 2), -1); /* both taken */
+    ck_assert_int_eq(iotd_slot_take(dir, IOTD_SLOT_UPLOAD, 2), -1); /* both taken */
     iotd_slot_give(a);
-    int c = iotd_slot_take(dir, 2);
+    int c = iotd_slot_take(dir, IOTD_SLOT_UPLOAD, 2);
     ck_assert_int_ge(c, 0);
     iotd_slot_give(b);
     iotd_slot_give(c);
+    iotd_slot_give(signin);
+    int again = iotd_slot_take(dir, IOTD_SLOT_SIGNIN, 1);
+    ck_assert_int_ge(again, 0);
+    iotd_slot_give(again);
     /* a process killed while holding a slot gives it back */
     int ready[2];
     ck_assert_int_eq(pipe(ready), 0);
     pid_t pid = fork();
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {
-        int x = iotd_slot_take(dir, 2), y = iotd_slot_take(dir, 2);
+        int x = iotd_slot_take(dir, IOTD_SLOT_UPLOAD, 2), y = iotd_slot_take(dir, IOTD_SLOT_UPLOAD, 2);
         char ok = (x >= 0 && y >= 0) ? 'y' : 'n';
         if (write(ready[1], &ok, 1) != 1)
             _exit(1);
@@ -158,13 +166,13 @@ START_TEST(test_upload_slots)
     char ok = 0;
     ck_assert_int_eq(read(ready[0], &ok, 1), 1);
     ck_assert_int_eq(ok, 'y');
-    ck_assert_int_eq(iotd_slot_take(dir, 2), -1);
+    ck_assert_int_eq(iotd_slot_take(dir, IOTD_SLOT_UPLOAD, 2), -1);
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
-    int d = iotd_slot_take(dir, 2);
+    int d = iotd_slot_take(dir, IOTD_SLOT_UPLOAD, 2);
     ck_assert_int_ge(d, 0);
     iotd_slot_give(d);
-    iotd_slots_remove(dir, 2);
+    iotd_slots_remove(dir, 2, 1);
     ck_assert_int_ne(access(dir, F_OK), 0);
 }
 END_TEST

@@ -206,7 +206,7 @@ static int take_upload_slot(iotd_ctx *ctx, int *fd)
     *fd = -1;
     if (!ctx->cfg->upload_slots_dir[0])
         return IOTD_OK;
-    *fd = iotd_slot_take(ctx->cfg->upload_slots_dir, ctx->cfg->upload_slots);
+    *fd = iotd_slot_take(ctx->cfg->upload_slots_dir, IOTD_SLOT_UPLOAD, ctx->cfg->upload_slots);
     if (*fd >= 0)
         return IOTD_OK;
     iotd_view_error(ctx, 503,

@@ -15,6 +15,7 @@
 #include "iotd.h"
 #include "log.h"
 #include "random.h"
+#include "slots.h"
 #include "throttle.h"
 #include "users.h"
 #include "view.h"
@@ -23,6 +24,7 @@
 #define LOGIN_TOKEN_CHARS 32
 #define LOGIN_FAILED_MESSAGE "Please enter a correct username and password. Both are case-sensitive."
 #define MAX_PASSWORD_BYTES 4096
+#define SIGNIN_BUSY_RETRY_AFTER "1" /* seconds: a hash takes well under one */
 
 static const char *next_or_default(const char *next)
 {
@@ -105,8 +107,20 @@ int iotd_handle_login(iotd_ctx *ctx)
     if (rc != IOTD_OK)
         return iotd_admin_unavailable(ctx, rc);
 
+    /* The hash is slow on purpose: at most signin_slots workers compute one
+     * at a time, so a burst of sign-ins cannot take the pages' workers. */
+    int slot = -1;
+    if (ctx->cfg->upload_slots_dir[0]) {
+        slot = iotd_slot_take(ctx->cfg->upload_slots_dir, IOTD_SLOT_SIGNIN, ctx->cfg->signin_slots);
+        if (slot < 0) {
+            (void)iotd_response_header(ctx->res, "Retry-After", SIGNIN_BUSY_RETRY_AFTER);
+            return login_form(ctx, 503, username, next,
+                              "Many sign-ins are being checked right now. Please try again in a moment.");
+        }
+    }
     iotd_user user;
     rc = iotd_users_authenticate(ctx->db, ctx->arena, username, password, &user);
+    iotd_slot_give(slot);
     if (rc == IOTD_DECLINED) {
         iotd_log(IOTD_LOG_INFO, "failed sign-in from %s", addr);
         if ((rc = iotd_throttle_record_failure(ctx->db, username, addr)) != IOTD_OK)
