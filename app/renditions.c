@@ -259,8 +259,9 @@ int iotd_renditions_finish(iotd_renditions *job, char *err, size_t errlen)
     }
     iotd_buf_free(&out);
     job->ms = (double)ms_between(&t0, &t1);
-    iotd_log(IOTD_LOG_DEBUG, "iotd-render: %s, waited %.0f ms, peak RSS %ld kB", rc == IOTD_OK ? "ok" : err,
-             job->ms, job->peak_rss_kb);
+    iotd_log(rc == IOTD_OK ? IOTD_LOG_INFO : IOTD_LOG_WARN,
+             "iotd-render: %s, waited %.0f ms, peak RSS %ld kB", rc == IOTD_OK ? "ok" : err, job->ms,
+             job->peak_rss_kb);
     return rc;
 }
 

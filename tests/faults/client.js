@@ -154,12 +154,26 @@ function multipart(fields, file, bytes) {
     return {type: 'multipart/form-data; boundary=' + boundary, body: Buffer.concat(parts)};
 }
 
+// As the admin page does (public/js/admin.js): a 503 with Retry-After is
+// sent again after that pause, up to UPLOAD_TRIES attempts in all.
+const UPLOAD_TRIES = 5;
+const UPLOAD_MAX_WAIT_S = 30;
+
 async function uploadOnce(agent, base, editor, bytes, label) {
     const mp = multipart({csrf: editor.csrf, name: label, tagline: 'Uploaded by the fault tests'}, 'image.bin', bytes);
-    const r = await request(agent, base, 'POST', '/admin/images/new',
-                            {'Content-Type': mp.type, Cookie: editor.jar.header(), Origin: new URL(base).origin},
-                            mp.body);
-    return {status: r.status, ms: r.end - r.start, error: r.status === 303 ? null : r.error || formError(r.body)};
+    const t0 = Date.now();
+    let r, attempt = 1;
+    for (;; attempt++) {
+        r = await request(agent, base, 'POST', '/admin/images/new',
+                          {'Content-Type': mp.type, Cookie: editor.jar.header(), Origin: new URL(base).origin},
+                          mp.body);
+        const wait = parseInt((r.headers && r.headers['retry-after']) || '', 10);
+        if (r.status !== 503 || !(wait >= 0) || attempt >= UPLOAD_TRIES)
+            break;
+        await new Promise((res) => setTimeout(res, Math.min(wait || 1, UPLOAD_MAX_WAIT_S) * 1000));
+    }
+    return {status: r.status, attempts: attempt, ms: Date.now() - t0,
+            error: r.status === 303 ? null : r.error || formError(r.body)};
 }
 
 async function cmdUpload(base, user, pwFile, image, count, conc) {
@@ -169,8 +183,9 @@ async function cmdUpload(base, user, pwFile, image, count, conc) {
     const results = [];
     let next = 0;
     const stamp = Date.now().toString(36);
+    // one editor, one session: the fault is the uploads, not 20 sign-ins
+    const editor = await signIn(agent, base, user, password);
     async function lane(i) {
-        const editor = await signIn(agent, base, user, password);
         if (editor.status !== 200) {
             while (next < count) {
                 next++;
@@ -187,7 +202,8 @@ async function cmdUpload(base, user, pwFile, image, count, conc) {
     const statuses = {};
     for (const r of results)
         statuses[r.status] = (statuses[r.status] || 0) + 1;
-    console.log(JSON.stringify({count: results.length, statuses, results}));
+    const attempts = results.reduce((n, r) => n + (r.attempts || 0), 0);
+    console.log(JSON.stringify({count: results.length, statuses, attempts, results}));
 }
 
 async function cmdProbe(base, path, conns, duration) {

@@ -76,6 +76,16 @@ settle_pool() {
 
 worker_rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 
+# Whether a worker holds an upload on disk: a spool is an unnamed temporary
+# file, which /proc shows as "DIR/#INODE (deleted)".
+worker_spooling() {
+    local p
+    for p in $(worker_pids "$1"); do
+        ls -l "/proc/$p/fd" 2>/dev/null | grep -q ' (deleted)$' && return 0
+    done
+    return 1
+}
+
 max_worker_rss_kb() {
     local p max=0 r
     for p in $(worker_pids "$1"); do
