@@ -18,6 +18,7 @@
 #include "library.h"
 #include "log.h"
 #include "media.h"
+#include "random.h"
 #include "slots.h"
 #include "upload.h"
 #include "view.h"
@@ -25,6 +26,8 @@
 #define ADMIN_MAX_QUERY_CHARS 200
 #define ADMIN_MAX_PAGE 100000
 #define TAGLINE_SHORT_CHARS 80
+#define UPLOAD_BUSY_RETRY_MIN_S 3    /* Retry-After for an upload turned away: 3 s ... */
+#define UPLOAD_BUSY_RETRY_SPREAD_S 6 /* ... to 9 s */
 
 /* Signs the editor in or sends them to the sign-in page. IOTD_OK when the
  * handler may go on; otherwise the response is complete. */
@@ -209,6 +212,13 @@ static int take_upload_slot(iotd_ctx *ctx, int *fd)
     *fd = iotd_slot_take(ctx->cfg->upload_slots_dir, IOTD_SLOT_UPLOAD, ctx->cfg->upload_slots);
     if (*fd >= 0)
         return IOTD_OK;
+    /* A spread of pauses, so the uploads turned away together (and sent
+     * again by the admin page) do not all come back at the same moment. */
+    unsigned char r = 0;
+    (void)iotd_random_bytes(&r, 1);
+    char wait[8];
+    snprintf(wait, sizeof wait, "%d", UPLOAD_BUSY_RETRY_MIN_S + r % (UPLOAD_BUSY_RETRY_SPREAD_S + 1));
+    (void)iotd_response_header(ctx->res, "Retry-After", wait);
     iotd_view_error(ctx, 503,
                     "Other uploads are being processed right now. Nothing was saved; please try again "
                     "in a few seconds.");
