@@ -9,11 +9,22 @@
  * rendered, keyed by origin + path + query, and serves it while none of the
  * inputs changed:
  *
- *  - images: migration 0004 notifies channel iotd_images on every change,
- *    from any writer (admin, `iotd image`, plain SQL). The worker LISTENs on
- *    its own connection and, before every hit, makes one protocol round
- *    trip with no statement in it (a pipeline Sync, iotd_db_ping). The round
- *    trip is what makes "visible on the very next request" exact: the
+ *  - images, changed by this pool (the admin): the worker that made the
+ *    change adds one to a counter the pool's workers share (a file in the
+ *    master's folder, mapped by each; iotd_pagecache_changed) after the
+ *    commit and before its answer. Every other worker reads the counter
+ *    before every hit, so such a change is visible on the very next
+ *    request, on every worker, without asking Postgres anything.
+ *  - images, changed by anyone else (`iotd image`, plain SQL, another task
+ *    behind the load balancer): migration 0004 notifies channel iotd_images
+ *    on every change. The worker LISTENs on its own connection and, before
+ *    every hit, takes whatever notifications have arrived on the socket
+ *    (without waiting). Such a change is visible once its notification has
+ *    travelled, typically well under a millisecond after the commit.
+ *    A worker with no shared counter (not started by the pool) makes one
+ *    protocol round trip with no statement in it before every hit instead
+ *    (a pipeline Sync, iotd_db_ping), which makes every writer's changes
+ *    exact: the
  *    committing backend signals the listeners before its client sees the
  *    commit, and an idle backend sends the notifications it was signalled
  *    about before the ReadyForQuery that answers a Sync (postgres.c, the
@@ -38,8 +49,9 @@
  *    seconds, and entries are re-rendered at least that often.
  *
  * The full sync runs on first use, after a reconnection or an error, at the
- * day deadline and every IOTD_PAGECACHE_MAX_AGE_S; every other check is the
- * bare round trip, which costs Postgres no parse, plan or snapshot.
+ * day deadline and every IOTD_PAGECACHE_MAX_AGE_S; every other check reads
+ * the shared counter and the socket (or, without a counter, is the bare
+ * round trip, which costs Postgres no parse, plan or snapshot).
  *
  * A page is kept only after a second check that nothing changed while it
  * was being rendered. 304s are decided here from the kept ETag, so a
@@ -86,6 +98,8 @@ struct iotd_pagecache {
     unsigned long generation;              /* the db connection the LISTEN was made on */
     long long day_ends_ms;                 /* CLOCK_MONOTONIC: sync fully at or after this */
     long long resync_ms;                   /* CLOCK_MONOTONIC: and at least this often */
+    uint64_t *shared;                      /* the pool's change counter, or NULL */
+    uint64_t shared_seen;                  /* its value when the cache was last known good */
     /* the current request, between serve and keep */
     iotd_buf key;
     uint64_t key_hash;
@@ -226,9 +240,31 @@ int iotd_pagecache_day(iotd_db *db, const char *timezone, const char *at,
     return rc;
 }
 
+static uint64_t shared_now(const iotd_pagecache *pc)
+{
+    return pc->shared ? __atomic_load_n(pc->shared, __ATOMIC_ACQUIRE) : 0;
+}
+
+void iotd_pagecache_share(iotd_pagecache *pc, uint64_t *counter)
+{
+    pc->shared = counter;
+    pc->shared_seen = shared_now(pc);
+    forget(pc);
+}
+
+void iotd_pagecache_changed(iotd_pagecache *pc)
+{
+    if (!pc)
+        return;
+    if (pc->shared)
+        (void)__atomic_add_fetch(pc->shared, 1, __ATOMIC_RELEASE);
+    clear(pc);
+}
+
 int iotd_pagecache_sync(iotd_pagecache *pc, iotd_db *db, const char *timezone)
 {
-    long long asked_ms = mono_ms(); /* before the server's now(): the deadline is never late */
+    long long asked_ms = mono_ms();   /* before the server's now(): the deadline is never late */
+    pc->shared_seen = shared_now(pc); /* before the query: a change from now on is seen next time */
     PGresult *r;
     int rc = run_sync(db, timezone, NULL, &r);
     if (rc != IOTD_OK) {
@@ -279,6 +315,25 @@ int iotd_pagecache_check(iotd_pagecache *pc, iotd_db *db, const char *timezone)
     if (!pc->today[0] || pc->generation != iotd_db_generation(db) || now >= pc->day_ends_ms ||
         now >= pc->resync_ms)
         return iotd_pagecache_sync(pc, db, timezone);
+    if (pc->shared) {
+        uint64_t seen = shared_now(pc);
+        if (seen != pc->shared_seen) {
+            pc->shared_seen = seen;
+            clear(pc);
+            return IOTD_DECLINED;
+        }
+        /* the socket shows a server that went away (an outage, a restart) too */
+        PGconn *conn = iotd_db_conn(db);
+        if (!conn || !PQconsumeInput(conn) || PQstatus(conn) != CONNECTION_OK) {
+            forget(pc);
+            return IOTD_AGAIN;
+        }
+        if (notified(db)) {
+            clear(pc);
+            return IOTD_DECLINED;
+        }
+        return IOTD_OK;
+    }
     rc = iotd_db_ping(db);
     if (rc != IOTD_OK || pc->generation != iotd_db_generation(db)) {
         forget(pc);

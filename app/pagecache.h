@@ -37,9 +37,15 @@ void iotd_pagecache_keep(iotd_ctx *ctx);
 
 /* The pieces, for tests. */
 /* Before a hit: a full sync when one is due (first use, a new connection,
- * after an error, the day's end, every IOTD_PAGECACHE_MAX_AGE_S), else one
- * bare round trip. Returns as iotd_pagecache_sync. */
+ * after an error, the day's end, every IOTD_PAGECACHE_MAX_AGE_S), else the
+ * shared counter and the notifications already on the socket (or, with no
+ * shared counter, one bare round trip). Returns as iotd_pagecache_sync. */
 int iotd_pagecache_check(iotd_pagecache *pc, iotd_db *db, const char *timezone);
+/* Uses the pool's shared change counter (see iotd_slots_counter). */
+void iotd_pagecache_share(iotd_pagecache *pc, uint64_t *counter);
+/* This worker changed images (after the commit, before answering): every
+ * worker's cache is emptied on its next request. pc may be NULL. */
+void iotd_pagecache_changed(iotd_pagecache *pc);
 /* The full sync: IOTD_OK when nothing changed since the last sync;
  * IOTD_DECLINED when something did (the cache is emptied); IOTD_AGAIN or
  * IOTD_ERROR when the database cannot be asked (the cache is emptied). */

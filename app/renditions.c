@@ -82,10 +82,14 @@ int iotd_renditions_start(iotd_renditions *job, const iotd_config *cfg, const io
              posix_spawn_file_actions_addclosefrom_np(&fa, RENDITIONS_FD_DISPLAY + 1) != 0 ||
              posix_spawnattr_setsigmask(&attr, &none) != 0 ||
              posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF) != 0;
-    sigset_t all;
-    sigfillset(&all);
+    /* the worker ignores or catches these; the renderer starts with the defaults */
+    sigset_t reset;
+    sigemptyset(&reset);
+    const int worker_signals[] = {SIGPIPE, SIGHUP, SIGTERM, SIGINT, SIGCHLD};
+    for (size_t i = 0; i < IOTD_ARRAY_LEN(worker_signals); i++)
+        sigaddset(&reset, worker_signals[i]);
     if (!rc)
-        rc = posix_spawnattr_setsigdefault(&attr, &all) != 0;
+        rc = posix_spawnattr_setsigdefault(&attr, &reset) != 0;
     /* The CPU limit is inherited across the spawn: set it around the call. */
     struct rlimit old_cpu, cpu = {(rlim_t)(cfg->render_timeout + RENDITIONS_CPU_SLACK_S),
                                   (rlim_t)(cfg->render_timeout + RENDITIONS_CPU_SLACK_S)};

@@ -1,5 +1,6 @@
 /*
- * slots.c — counted slots across processes with flock(2).
+ * slots.c — counted slots across processes with flock(2), and the
+ * pool's shared page-change counter, all in one folder the master makes.
  */
 #include "slots.h"
 
@@ -9,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "iotd.h"
@@ -18,6 +20,7 @@
 #define SLOTS_PARENT "/tmp"
 
 static const char *const kind_names[] = {"upload", "signin"};
+#define SLOTS_COUNTER_FILE "pages-changed"
 
 static void slot_path(char *path, size_t len, const char *dir, iotd_slot_kind kind, int i)
 {
@@ -42,7 +45,14 @@ int iotd_slots_create(int uploads, int signins, char *out, size_t outlen)
             close(fd);
         }
     }
-    return IOTD_OK;
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", out, SLOTS_COUNTER_FILE);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return IOTD_ERROR;
+    int rc = ftruncate(fd, sizeof(uint64_t)) == 0 ? IOTD_OK : IOTD_ERROR;
+    close(fd);
+    return rc;
 }
 
 void iotd_slots_remove(const char *dir, int uploads, int signins)
@@ -57,7 +67,28 @@ void iotd_slots_remove(const char *dir, int uploads, int signins)
             unlink(path);
         }
     }
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", dir, SLOTS_COUNTER_FILE);
+    unlink(path);
     rmdir(dir);
+}
+
+uint64_t *iotd_slots_counter(const char *dir)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", dir, SLOTS_COUNTER_FILE);
+    int fd = open(path, O_RDWR | O_CLOEXEC);
+    if (fd < 0) {
+        iotd_log(IOTD_LOG_ERROR, "change counter %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    void *p = mmap(NULL, sizeof(uint64_t), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    close(fd); /* the mapping stays */
+    if (p == MAP_FAILED) {
+        iotd_log(IOTD_LOG_ERROR, "change counter %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    return p;
 }
 
 int iotd_slot_take(const char *dir, iotd_slot_kind kind, int count)

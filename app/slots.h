@@ -12,6 +12,7 @@
 #define IOTD_SLOTS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 typedef enum { IOTD_SLOT_UPLOAD, IOTD_SLOT_SIGNIN } iotd_slot_kind;
 
@@ -24,5 +25,8 @@ void iotd_slots_remove(const char *dir, int uploads, int signins);
  * Returns its descriptor, or -1 when all are taken (or on error, logged). */
 int iotd_slot_take(const char *dir, iotd_slot_kind kind, int count);
 void iotd_slot_give(int fd);
+/* Worker: the pool's shared counter of image changes (a file in the
+ * folder, mapped shared), for the page caches; NULL on error (logged). */
+uint64_t *iotd_slots_counter(const char *dir);
 
 #endif

@@ -37,6 +37,7 @@
 #include "log.h"
 #include "migrate.h"
 #include "pagecache.h"
+#include "slots.h"
 #include "router.h"
 #include "s3.h"
 #include "view.h"
@@ -240,6 +241,11 @@ int iotd_worker_run(const iotd_worker_args *args)
     iotd_aws_env aws = args->cfg->aws; /* the S3 client keeps a pointer to it */
     iotd_s3 *s3 = iotd_s3_new(&args->cfg->s3, &aws);
     iotd_pagecache *pages = iotd_pagecache_new();
+    if (pages && args->cfg->upload_slots_dir[0]) {
+        uint64_t *counter = iotd_slots_counter(args->cfg->upload_slots_dir);
+        if (counter)
+            iotd_pagecache_share(pages, counter); /* else each hit asks Postgres (exact too) */
+    }
     iotd_response res;
     iotd_response_init(&res);
     iotd_buf head;

@@ -18,6 +18,7 @@
 #include "library.h"
 #include "log.h"
 #include "media.h"
+#include "pagecache.h"
 #include "random.h"
 #include "slots.h"
 #include "upload.h"
@@ -263,6 +264,7 @@ int iotd_handle_admin_create(iotd_ctx *ctx)
     iotd_library_error err = IOTD_LIBRARY_ERROR_INIT;
     iotd_library_text text = {up.name, up.tagline, up.feature_date};
     int rc = iotd_library_add(ctx->db, ctx->s3, ctx->cfg, ctx->arena, &up.file, &text, &img, &err);
+    iotd_pagecache_changed(ctx->pages); /* whatever happened: a commit is possible */
     iotd_upload_free(&up);
     iotd_slot_give(slot);
     if (rc != IOTD_OK)
@@ -315,6 +317,7 @@ int iotd_handle_admin_update(iotd_ctx *ctx)
     iotd_library_text text = {up.name, up.tagline, up.feature_date};
     int rc = iotd_library_update(ctx->db, ctx->s3, ctx->cfg, ctx->arena, img.id, &text,
                                  up.file.len ? &up.file : NULL, &err);
+    iotd_pagecache_changed(ctx->pages);
     int replaced = up.file.len > 0;
     iotd_upload_free(&up);
     iotd_slot_give(slot);
@@ -362,6 +365,7 @@ int iotd_handle_admin_delete(iotd_ctx *ctx)
         return IOTD_OK;
     iotd_library_error err = IOTD_LIBRARY_ERROR_INIT;
     int rc = iotd_library_remove(ctx->db, ctx->s3, ctx->arena, img.id, &err);
+    iotd_pagecache_changed(ctx->pages);
     if (rc == IOTD_DECLINED)
         return iotd_view_error(ctx, 404, err.message);
     if (rc != IOTD_OK)
