@@ -90,6 +90,14 @@ static void log_vips_message(const gchar *domain, GLogLevelFlags level, const gc
         message);
 }
 
+static void drop_vips_message(const gchar *domain, GLogLevelFlags level, const gchar *message, gpointer data)
+{
+    IOTD_UNUSED(domain);
+    IOTD_UNUSED(level);
+    IOTD_UNUSED(message);
+    IOTD_UNUSED(data);
+}
+
 static int decline(const char *message)
 {
     say("declined", message);
@@ -270,7 +278,11 @@ int main(int argc, char **argv)
         say("error", vips_error_buffer());
         return 1;
     }
-    g_log_set_handler("VIPS", G_LOG_LEVEL_MASK, log_vips_message, NULL);
+    /* warnings and worse: libvips's info and debug lines would be a dozen per image */
+    g_log_set_handler("VIPS", G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING,
+                      log_vips_message, NULL);
+    g_log_set_handler("VIPS", G_LOG_LEVEL_MESSAGE | G_LOG_LEVEL_INFO | G_LOG_LEVEL_DEBUG, drop_vips_message,
+                      NULL);
     vips_concurrency_set(RENDER_THREADS);
     vips_cache_set_max(0);
     vips_cache_set_max_mem(0);
