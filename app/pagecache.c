@@ -61,11 +61,13 @@
  */
 #include "pagecache.h"
 
+#include <errno.h>
 #include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 
 #include "iotd.h"
 #include "sigv4.h"
@@ -201,6 +203,23 @@ static void forget(iotd_pagecache *pc)
     pc->today[0] = '\0';
 }
 
+/* Whether the server is still there, judged from the socket alone: libpq
+ * takes in what has arrived (a stopping server's FATAL message, say) and a
+ * peek without waiting shows whether the peer has closed since. */
+static int connection_alive(iotd_db *db)
+{
+    PGconn *conn = iotd_db_conn(db);
+    if (!conn || !PQconsumeInput(conn) || PQstatus(conn) != CONNECTION_OK)
+        return 0;
+    char c;
+    ssize_t n;
+    while ((n = recv(PQsocket(conn), &c, 1, MSG_PEEK | MSG_DONTWAIT)) < 0 && errno == EINTR)
+        ;
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK))
+        return 0; /* closed, or reset */
+    return 1;
+}
+
 /* Drains the notifications libpq holds: 1 when there was any. */
 static int notified(iotd_db *db)
 {
@@ -323,8 +342,7 @@ int iotd_pagecache_check(iotd_pagecache *pc, iotd_db *db, const char *timezone)
             return IOTD_DECLINED;
         }
         /* the socket shows a server that went away (an outage, a restart) too */
-        PGconn *conn = iotd_db_conn(db);
-        if (!conn || !PQconsumeInput(conn) || PQstatus(conn) != CONNECTION_OK) {
+        if (!connection_alive(db)) {
             forget(pc);
             return IOTD_AGAIN;
         }

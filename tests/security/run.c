@@ -1138,19 +1138,29 @@ static void csrf_pass(void)
     free(csrf);
 }
 
+#define BUSY_TRIES 10 /* a sign-in answered 503 (every password-check slot busy) is sent again */
+
 static void *wrong_signin(void *ud)
 {
-    jar j = {0};
-    res r = signin(&j, user_t, "wrong-password", NULL);
-    *(long *)ud = r.status;
-    res_free(&r);
+    for (int attempt = 0; attempt < BUSY_TRIES; attempt++) {
+        jar j = {0};
+        res r = signin(&j, user_t, "wrong-password", NULL);
+        *(long *)ud = r.status;
+        const char *ra = hdr(&r, "Retry-After");
+        long wait = ra ? atol(ra) : 0;
+        res_free(&r);
+        if (*(long *)ud != 503 || wait <= 0)
+            break;
+        sleep((unsigned)(wait < 5 ? wait : 5));
+    }
     return NULL;
 }
 
 static void throttle_pass(void)
 {
     clear_attempts();
-    /* five failures at once (each takes a password check's time) */
+    /* five failures at once (each takes a password check's time; those
+     * beyond the pool's password-check slots are told 503 and sent again) */
     pthread_t t[5];
     long status[5] = {0};
     int started[5];
