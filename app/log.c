@@ -208,6 +208,23 @@ static int build_request_line(request_line *l)
     return 0;
 }
 
+/* Sets a string member. json-c 0.16 loses a string's buffer when it is set
+ * to "" and later to a longer one (found by LeakSanitizer: requests without
+ * a request id, such as `iotd healthcheck`, alternate with nginx's), so an
+ * empty value gets a fresh node instead; the old one is freed by the add. */
+static void set_member_string(json_object *parent, const char *key, json_object **node, const char *value)
+{
+    if (value && *value) {
+        json_object_set_string(*node, value);
+        return;
+    }
+    json_object *fresh = json_object_new_string("");
+    if (fresh && json_object_object_add(parent, key, fresh) == 0)
+        *node = fresh;
+    else
+        json_object_put(fresh); /* out of memory: the old value stays in this line */
+}
+
 void iotd_log_request(const iotd_log_request_info *info)
 {
     request_line *l = &log_request_line;
@@ -220,9 +237,9 @@ void iotd_log_request(const iotd_log_request_info *info)
     double ms = (double)(long long)(info->duration_ms * 1000.0) / 1000.0;
     json_object_set_string(l->time, when);
     json_object_set_string(l->level, info->status >= 500 ? "error" : "info");
-    json_object_set_string(l->request_id, info->request_id ? info->request_id : "");
-    json_object_set_string(l->method, info->method ? info->method : "");
-    json_object_set_string(l->path, info->path ? info->path : "");
+    set_member_string(l->root, "request_id", &l->request_id, info->request_id);
+    set_member_string(l->root, "method", &l->method, info->method);
+    set_member_string(l->root, "path", &l->path, info->path);
     json_object_set_int(l->status, info->status);
     json_object_set_double(l->duration, ms);
     json_object_set_int(l->pid, (int)getpid());

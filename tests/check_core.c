@@ -298,6 +298,43 @@ START_TEST(test_worker_not_found_and_method)
 }
 END_TEST
 
+/* The request log line reuses one json-c tree. Requests without an id (a
+ * FastCGI healthcheck) alternate with nginx's: every line must carry its
+ * own values, and nothing may leak (the sanitizer build's LeakSanitizer
+ * checks this test's process as it exits). */
+START_TEST(test_request_log_lines_with_and_without_ids)
+{
+    char path[] = "/tmp/check_core_log.XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    unlink(path);
+    iotd_log_init(IOTD_LOG_INFO, fd);
+    const char *ids[] = {"0123456789abcdef0123456789abcdef", "", "fedcba9876543210fedcba9876543210", "", "",
+                         "00112233445566778899aabbccddeeff"};
+    const char *paths[] = {"/day/2026-01-02/a-long-enough-path", "", "/", "/x", "", "/api/v1/today"};
+    for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
+        iotd_log_request_info info = {ids[i], i % 2 ? "" : "GET", paths[i], "home", 200, 1.5};
+        iotd_log_request(&info);
+    }
+    iotd_log_init(IOTD_LOG_OFF, STDERR_FILENO);
+    char out[8192];
+    ssize_t n = pread(fd, out, sizeof out - 1, 0);
+    close(fd);
+    ck_assert_int_gt(n, 0);
+    out[n] = '\0';
+    char *save = NULL;
+    size_t line = 0;
+    for (char *l = strtok_r(out, "\n", &save); l; l = strtok_r(NULL, "\n", &save), line++) {
+        ck_assert_uint_lt(line, sizeof ids / sizeof ids[0]);
+        char want[160];
+        snprintf(want, sizeof want, "\"request_id\":\"%s\",\"method\":\"%s\",\"path\":\"%s\"", ids[line],
+                 line % 2 ? "" : "GET", paths[line]);
+        ck_assert_msg(strstr(l, want) != NULL, "line %zu lacks %s: %s", line, want, l);
+    }
+    ck_assert_uint_eq(line, sizeof ids / sizeof ids[0]);
+}
+END_TEST
+
 int main(void)
 {
     iotd_log_init(IOTD_LOG_OFF, STDERR_FILENO);
@@ -308,6 +345,7 @@ int main(void)
     tcase_add_test(tc, test_response_headers);
     tcase_add_test(tc, test_router_match);
     tcase_add_test(tc, test_upload_slots);
+    tcase_add_test(tc, test_request_log_lines_with_and_without_ids);
     suite_add_tcase(s, tc);
     TCase *tw = tcase_create("worker");
     tcase_add_checked_fixture(tw, setup, teardown);
