@@ -204,13 +204,6 @@ static void serve_one(iotd_ctx *ctx, FCGX_Request *fr, iotd_buf *head)
         (void)malloc_trim(0);
 }
 
-/* 1 when a connection waits in the listening socket's queue. */
-static int connection_waiting(int listen_fd)
-{
-    struct pollfd p = {listen_fd, POLLIN, 0};
-    return poll(&p, 1, 0) > 0 && (p.revents & POLLIN);
-}
-
 /* Images come from the bucket's origin; everything else from this site. */
 static const char *build_csp(const iotd_config *cfg, iotd_arena *a)
 {
@@ -291,8 +284,6 @@ int iotd_worker_run(const iotd_worker_args *args)
             continue;
         }
         serve_one(&ctx, &fr, &head);
-        if (fr.keepConnection && connection_waiting(args->listen_fd))
-            fr.keepConnection = 0; /* FCGX_Finish_r closes it */
         FCGX_Finish_r(&fr);
     }
     status = 0;

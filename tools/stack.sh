@@ -184,9 +184,10 @@ nginx_start() {
     if pid_alive "$RUN/nginx.pid"; then return 0; fi
     local user_line=""
     [ "$(id -u)" -eq 0 ] && user_line="user root;"
-    # Kept FastCGI connections: as many per nginx process as leaves one iotd
-    # worker free (see nginx/iotd.conf.in); 0 with fewer workers than CPUs + 1.
-    local keepalive=${NGINX_FASTCGI_KEEPALIVE:-$(((IOTD_WORKERS - 1) / $(nproc 2>/dev/null || echo 1)))}
+    # A FastCGI connection per request, as in the containers (nginx/render's
+    # default); NGINX_FASTCGI_KEEPALIVE=N keeps N per nginx process (see
+    # nginx/iotd.conf.in for what that costs).
+    local keepalive=${NGINX_FASTCGI_KEEPALIVE:-0}
     mkdir -p "$VAR/nginx/conf.d"
     NGINX_FASTCGI_KEEPALIVE=$keepalive NGINX_EXTRA_CONF_DIR=$VAR/nginx/conf.d \
     NGINX_LISTEN=127.0.0.1:$IOTD_DEV_HTTP_PORT IOTD_FASTCGI=127.0.0.1:$IOTD_DEV_FCGI_PORT \
