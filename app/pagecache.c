@@ -221,12 +221,8 @@ static int connection_alive(iotd_db *db)
 }
 
 /* Drains the notifications libpq holds: 1 when there was any. */
-static int notified(iotd_db *db)
+static int drain_notifies(PGconn *conn)
 {
-    PGconn *conn = iotd_db_conn(db);
-    if (!conn)
-        return 0;
-    (void)PQconsumeInput(conn); /* anything that arrived after our answer, too */
     int any = 0;
     PGnotify *n;
     while ((n = PQnotifies(conn)) != NULL) {
@@ -234,6 +230,16 @@ static int notified(iotd_db *db)
         PQfreemem(n);
     }
     return any;
+}
+
+/* Reads the socket, then drains: 1 when there was any notification. */
+static int notified(iotd_db *db)
+{
+    PGconn *conn = iotd_db_conn(db);
+    if (!conn)
+        return 0;
+    (void)PQconsumeInput(conn); /* anything that arrived after our answer, too */
+    return drain_notifies(conn);
 }
 
 static int run_sync(iotd_db *db, const char *timezone, const char *at, PGresult **r)
@@ -346,7 +352,7 @@ int iotd_pagecache_check(iotd_pagecache *pc, iotd_db *db, const char *timezone)
             forget(pc);
             return IOTD_AGAIN;
         }
-        if (notified(db)) {
+        if (drain_notifies(iotd_db_conn(db))) { /* connection_alive has read the socket */
             clear(pc);
             return IOTD_DECLINED;
         }

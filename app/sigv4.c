@@ -21,18 +21,23 @@
 #define SIGV4_MAX_HEADERS 32
 #define SIGV4_SERVICE_S3 "s3"
 
-int iotd_sigv4_sha256_hex(const void *data, size_t len, char out[IOTD_SIGV4_HEX_LEN + 1])
+void iotd_sigv4_digest_hex(const unsigned char digest[32], char out[IOTD_SIGV4_HEX_LEN + 1])
 {
     static const char hex[] = "0123456789abcdef";
+    for (int i = 0; i < 32; i++) {
+        out[2 * i] = hex[digest[i] >> 4];
+        out[2 * i + 1] = hex[digest[i] & 15];
+    }
+    out[IOTD_SIGV4_HEX_LEN] = '\0';
+}
+
+int iotd_sigv4_sha256_hex(const void *data, size_t len, char out[IOTD_SIGV4_HEX_LEN + 1])
+{
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
     if (!EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) || mdlen != 32)
         return IOTD_ERROR;
-    for (unsigned int i = 0; i < mdlen; i++) {
-        out[2 * i] = hex[md[i] >> 4];
-        out[2 * i + 1] = hex[md[i] & 15];
-    }
-    out[IOTD_SIGV4_HEX_LEN] = '\0';
+    iotd_sigv4_digest_hex(md, out);
     return IOTD_OK;
 }
 
@@ -228,7 +233,6 @@ int iotd_sigv4_signing_key(const char *secret, const char *amz_date, const char 
 int iotd_sigv4_signature(const char *secret, const char *amz_date, const char *region, const char *service,
                          const char *string_to_sign, char out[IOTD_SIGV4_HEX_LEN + 1])
 {
-    static const char hex[] = "0123456789abcdef";
     unsigned char key[32], sig[32];
     int rc = iotd_sigv4_signing_key(secret, amz_date, region, service, key);
     if (rc == IOTD_OK)
@@ -236,11 +240,7 @@ int iotd_sigv4_signature(const char *secret, const char *amz_date, const char *r
     OPENSSL_cleanse(key, sizeof key);
     if (rc != IOTD_OK)
         return IOTD_ERROR;
-    for (int i = 0; i < 32; i++) {
-        out[2 * i] = hex[sig[i] >> 4];
-        out[2 * i + 1] = hex[sig[i] & 15];
-    }
-    out[IOTD_SIGV4_HEX_LEN] = '\0';
+    iotd_sigv4_digest_hex(sig, out);
     return IOTD_OK;
 }
 

@@ -28,6 +28,8 @@ typedef struct iotd_sigv4_header {
 
 /* Hex SHA-256 of len bytes into out (65 bytes with the NUL). */
 int iotd_sigv4_sha256_hex(const void *data, size_t len, char out[IOTD_SIGV4_HEX_LEN + 1]);
+/* Lower-case hex of a 32-byte digest (a SHA-256, a signature), NUL-terminated. */
+void iotd_sigv4_digest_hex(const unsigned char digest[32], char out[IOTD_SIGV4_HEX_LEN + 1]);
 /* Epoch seconds <-> YYYYMMDDTHHMMSSZ (UTC). */
 int iotd_sigv4_format_date(int64_t t, char out[IOTD_SIGV4_DATE_LEN + 1]);
 int iotd_sigv4_parse_date(const char *s, int64_t *t);

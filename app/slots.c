@@ -27,6 +27,11 @@ static void slot_path(char *path, size_t len, const char *dir, iotd_slot_kind ki
     snprintf(path, len, "%s/%s-%d", dir, kind_names[kind], i);
 }
 
+static void counter_path(char *path, size_t len, const char *dir)
+{
+    snprintf(path, len, "%s/%s", dir, SLOTS_COUNTER_FILE);
+}
+
 int iotd_slots_create(int uploads, int signins, char *out, size_t outlen)
 {
     if (uploads < 1 || uploads > SLOTS_MAX || signins < 1 || signins > SLOTS_MAX || outlen < 32)
@@ -46,7 +51,7 @@ int iotd_slots_create(int uploads, int signins, char *out, size_t outlen)
         }
     }
     char path[1024];
-    snprintf(path, sizeof path, "%s/%s", out, SLOTS_COUNTER_FILE);
+    counter_path(path, sizeof path, out);
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0)
         return IOTD_ERROR;
@@ -68,7 +73,7 @@ void iotd_slots_remove(const char *dir, int uploads, int signins)
         }
     }
     char path[1024];
-    snprintf(path, sizeof path, "%s/%s", dir, SLOTS_COUNTER_FILE);
+    counter_path(path, sizeof path, dir);
     unlink(path);
     rmdir(dir);
 }
@@ -76,7 +81,7 @@ void iotd_slots_remove(const char *dir, int uploads, int signins)
 uint64_t *iotd_slots_counter(const char *dir)
 {
     char path[1024];
-    snprintf(path, sizeof path, "%s/%s", dir, SLOTS_COUNTER_FILE);
+    counter_path(path, sizeof path, dir);
     int fd = open(path, O_RDWR | O_CLOEXEC);
     if (fd < 0) {
         iotd_log(IOTD_LOG_ERROR, "change counter %s: %s", path, strerror(errno));

@@ -124,12 +124,7 @@ int iotd_spool_finish(iotd_spool *s)
     s->hash = NULL;
     if (!ok)
         return IOTD_ERROR;
-    static const char hex[] = "0123456789abcdef";
-    for (unsigned int i = 0; i < mdlen; i++) {
-        s->sha256_hex[2 * i] = hex[md[i] >> 4];
-        s->sha256_hex[2 * i + 1] = hex[md[i] & 15];
-    }
-    s->sha256_hex[IOTD_SIGV4_HEX_LEN] = '\0';
+    iotd_sigv4_digest_hex(md, s->sha256_hex);
     return IOTD_OK;
 }
 

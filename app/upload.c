@@ -75,8 +75,12 @@ static int on_data(void *ud, const char *data, size_t len)
 static int on_end(void *ud)
 {
     reader *r = ud;
-    if (r->kind == PART_FILE)
-        return iotd_spool_finish(&r->up->file) == IOTD_OK ? IOTD_OK : (r->no_room = 1, IOTD_ERROR);
+    if (r->kind == PART_FILE) {
+        if (iotd_spool_finish(&r->up->file) == IOTD_OK)
+            return IOTD_OK;
+        r->no_room = 1;
+        return IOTD_ERROR;
+    }
     if (r->kind == PART_IGNORED)
         return IOTD_OK;
     if (memchr(r->field.data ? r->field.data : "", '\0', r->field.len))
