@@ -116,15 +116,7 @@ static int cmd_serve(int argc, char **argv)
     else
         create_first_editor(&cfg, db);
     iotd_db_free(db);
-    /* The views are checked here so a broken one stops the start with a clear line. */
-    char err[512];
-    iotd_tpl_set *views = iotd_tpl_set_new();
-    if (!views || iotd_tpl_set_load_dir(views, cfg.views_dir, err, sizeof err) != IOTD_OK) {
-        fprintf(stderr, "iotd serve: cannot load templates from %s: %s\n", cfg.views_dir, err);
-        iotd_tpl_set_free(views);
-        return 1;
-    }
-    iotd_tpl_set_free(views);
+    /* iotd-master checks the templates before it starts a worker */
     char self[IOTD_CONF_STR], master[IOTD_CONF_STR];
     if (iotd_config_program_path(NULL, self, sizeof self) != IOTD_OK ||
         iotd_config_program_path("iotd-master", master, sizeof master) != IOTD_OK) {
