@@ -2,7 +2,7 @@
  * render_main.c — iotd-render, the program that makes an upload's
  * renditions (libvips), run by iotd once per image.
  *
- *   iotd-render [--nice N]  <original  3>thumbnail  4>display
+ *   iotd-render [--nice N] [--cpu-seconds S]  <original  3>thumbnail  4>display
  *
  * It reads the original from standard input (a file), writes the
  * thumbnail (longest side <= 400 px) to descriptor 3 and the display copy
@@ -247,6 +247,7 @@ static int render(const unsigned char *bytes, size_t len, const iotd_imagefile_i
 int main(int argc, char **argv)
 {
     int nice_level = 0;
+    long cpu_seconds = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--nice") == 0 && i + 1 < argc) {
             char *end;
@@ -256,13 +257,25 @@ int main(int argc, char **argv)
                 return 2;
             }
             nice_level = (int)v;
+        } else if (strcmp(argv[i], "--cpu-seconds") == 0 && i + 1 < argc) {
+            char *end;
+            cpu_seconds = strtol(argv[++i], &end, 10);
+            if (*end || cpu_seconds < 1) {
+                fprintf(stderr, "iotd-render: --cpu-seconds takes a positive number\n");
+                return 2;
+            }
         } else {
-            fprintf(stderr, "usage: iotd-render [--nice N] <original 3>thumbnail 4>display\n");
+            fprintf(stderr,
+                    "usage: iotd-render [--nice N] [--cpu-seconds S] <original 3>thumbnail 4>display\n");
             return 2;
         }
     }
     if (nice_level && setpriority(PRIO_PROCESS, 0, nice_level) != 0)
         say("log warn", "could not lower this process's priority");
+    /* a backstop to the caller's deadline: SIGXCPU past this much CPU time */
+    struct rlimit cpu = {(rlim_t)cpu_seconds, (rlim_t)cpu_seconds};
+    if (cpu_seconds && setrlimit(RLIMIT_CPU, &cpu) != 0)
+        say("log warn", "could not limit this process's CPU time");
 
     const unsigned char *bytes;
     size_t len;

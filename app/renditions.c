@@ -32,7 +32,7 @@
 #define RENDITIONS_MAX_ANSWER 8192    /* the program's whole output */
 #define RENDITIONS_FD_THUMB 3
 #define RENDITIONS_FD_DISPLAY 4
-#define RENDITIONS_CPU_SLACK_S 5 /* RLIMIT_CPU = timeout + this: a backstop to the deadline */
+#define RENDITIONS_CPU_SLACK_S 5 /* its CPU limit = timeout + this: a backstop to the deadline */
 
 extern char **environ;
 
@@ -66,9 +66,10 @@ int iotd_renditions_start(iotd_renditions *job, const iotd_config *cfg, const io
         iotd_renditions_free(job);
         return say(err, errlen, IOTD_ERROR, "could not make a pipe for the renderer");
     }
-    char nice_arg[16];
+    char nice_arg[24], cpu_arg[24];
     snprintf(nice_arg, sizeof nice_arg, "%ld", cfg->render_nice);
-    char *argv[] = {(char *)cfg->render_bin, "--nice", nice_arg, NULL};
+    snprintf(cpu_arg, sizeof cpu_arg, "%ld", cfg->render_timeout + RENDITIONS_CPU_SLACK_S);
+    char *argv[] = {(char *)cfg->render_bin, "--nice", nice_arg, "--cpu-seconds", cpu_arg, NULL};
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t attr;
     int fa_ok = posix_spawn_file_actions_init(&fa) == 0;
@@ -90,20 +91,9 @@ int iotd_renditions_start(iotd_renditions *job, const iotd_config *cfg, const io
         sigaddset(&reset, worker_signals[i]);
     if (!rc)
         rc = posix_spawnattr_setsigdefault(&attr, &reset) != 0;
-    /* The CPU limit is inherited across the spawn: set it around the call. */
-    struct rlimit old_cpu, cpu = {(rlim_t)(cfg->render_timeout + RENDITIONS_CPU_SLACK_S),
-                                  (rlim_t)(cfg->render_timeout + RENDITIONS_CPU_SLACK_S)};
     int spawned = -1;
-    if (!rc && lseek(original->fd, 0, SEEK_SET) == 0 && getrlimit(RLIMIT_CPU, &old_cpu) == 0) {
-        if (cpu.rlim_max > old_cpu.rlim_max)
-            cpu.rlim_cur = cpu.rlim_max = old_cpu.rlim_max;
-        /* only the soft limit changes, so the worker can put it back */
-        struct rlimit soft = {cpu.rlim_cur, old_cpu.rlim_max};
-        if (setrlimit(RLIMIT_CPU, &soft) == 0) {
-            spawned = posix_spawn(&job->pid, cfg->render_bin, &fa, &attr, argv, environ);
-            setrlimit(RLIMIT_CPU, &old_cpu);
-        }
-    }
+    if (!rc && lseek(original->fd, 0, SEEK_SET) == 0)
+        spawned = posix_spawn(&job->pid, cfg->render_bin, &fa, &attr, argv, environ);
     if (fa_ok)
         posix_spawn_file_actions_destroy(&fa);
     if (attr_ok)

@@ -572,7 +572,7 @@ START_TEST(test_declined_answer_and_arguments)
     made_t thumb, display;
     char err[IOTD_RENDITIONS_ERR_LEN] = "";
     ck_assert_int_eq(make_with(bin, 10, &in, &thumb, &display, err), IOTD_DECLINED);
-    ck_assert_str_eq(err, "Not today (--nice 7).");
+    ck_assert_str_eq(err, "Not today (--nice 7 --cpu-seconds 15).");
     iotd_buf_free(&in);
 }
 END_TEST
