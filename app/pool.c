@@ -44,15 +44,14 @@
 #include "log.h"
 #include "slots.h"
 #include "template.h"
+#include "worker.h" /* the descriptors a worker expects */
 
 #define POOL_MAX_WORKERS 256
 #define POOL_BACKLOG 1024
 #define POOL_READY_TIMEOUT_MS 5000
 #define POOL_CRASH_WINDOW_MS 1000
 #define POOL_TICK_MS 100
-#define POOL_FD_LISTEN 3 /* in a worker */
-#define POOL_FD_READY 4
-#define POOL_FD_SCRATCH 10 /* above both, while they are moved into place */
+#define POOL_FD_SCRATCH 10 /* above a worker's descriptors, while they are moved into place */
 
 typedef struct slot {
     pid_t pid;
@@ -157,10 +156,10 @@ static pid_t spawn(pool *p)
         sigprocmask(SIG_SETMASK, &none, NULL);
         int lfd = fcntl(p->listen_fd, F_DUPFD, POOL_FD_SCRATCH);
         int rfd = fcntl(p->ready_wr, F_DUPFD, POOL_FD_SCRATCH);
-        if (lfd < 0 || rfd < 0 || dup2(lfd, POOL_FD_LISTEN) != POOL_FD_LISTEN ||
-            dup2(rfd, POOL_FD_READY) != POOL_FD_READY)
+        if (lfd < 0 || rfd < 0 || dup2(lfd, WORKER_FD_LISTEN) != WORKER_FD_LISTEN ||
+            dup2(rfd, WORKER_FD_READY) != WORKER_FD_READY)
             _exit(127);
-        close_range(POOL_FD_READY + 1, ~0U, 0);
+        close_range(WORKER_FD_READY + 1, ~0U, 0);
         char *argv[] = {"iotd", "worker", "--slots-dir", p->cfg->upload_slots_dir, NULL};
         execv(p->worker_bin, argv);
         _exit(127);
