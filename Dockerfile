@@ -52,9 +52,10 @@ RUN if [ -n "$RDS_CA_SHA256" ]; then \
 
 ENV IOTD_VIEWS_DIR=/usr/local/share/iotd/views \
     IOTD_MIGRATIONS_DIR=/usr/local/share/iotd/migrations \
-    IOTD_LISTEN=127.0.0.1:9000
+    IOTD_LISTEN=127.0.0.1:9000 \
+    IOTD_ADMIN_LISTEN=127.0.0.1:9001
 USER 10001:10001
-EXPOSE 9000
+EXPOSE 9000 9001
 # Probes the FastCGI socket with a real request for /healthz (exit 0 on 200).
 HEALTHCHECK --interval=10s --timeout=3s --start-period=15s --retries=3 \
   CMD ["iotd", "healthcheck"]
@@ -81,6 +82,7 @@ COPY public/ /usr/local/share/iotd/public/
 # here, with the ECS values, so a broken template fails the build.
 ENV NGINX_PORT=8080 \
     IOTD_FASTCGI=127.0.0.1:9000 \
+    IOTD_FASTCGI_ADMIN=127.0.0.1:9001 \
     IOTD_PUBLIC_DIR=/usr/local/share/iotd/public \
     NGINX_RUN_DIR=/run/iotd-nginx \
     IOTD_MAX_UPLOAD_MB=20

@@ -159,11 +159,21 @@ int iotd_config_load(iotd_config *c, char *err, size_t errlen)
         set_long(&c->page_max_age, "IOTD_PAGE_MAX_AGE", 60, 0, 86400, err, errlen) ||
         set_str(c->site_url, sizeof c->site_url, "IOTD_SITE_URL", "", err, errlen))
         return IOTD_ERROR;
-    long slots;
-    if (set_long(&slots, "IOTD_UPLOAD_SLOTS", c->workers > 1 ? c->workers / 2 : 1, 1, 256, err, errlen))
+    long admin_workers, slots;
+    if (set_str(c->admin_listen, sizeof c->admin_listen, "IOTD_ADMIN_LISTEN", "", err, errlen) ||
+        set_long(&admin_workers, "IOTD_ADMIN_WORKERS", 3, 1, 256, err, errlen))
+        return IOTD_ERROR;
+    if (c->admin_listen[0] && strcmp(c->admin_listen, c->listen) == 0) {
+        snprintf(err, errlen, "IOTD_ADMIN_LISTEN must differ from IOTD_LISTEN");
+        return IOTD_ERROR;
+    }
+    c->admin_workers = c->admin_listen[0] ? (int)admin_workers : 0;
+    int shared = c->admin_listen[0] ? (c->admin_workers > 1 ? c->admin_workers - 1 : 1)
+                                    : (c->workers > 1 ? c->workers / 2 : 1);
+    if (set_long(&slots, "IOTD_UPLOAD_SLOTS", shared, 1, 256, err, errlen))
         return IOTD_ERROR;
     c->upload_slots = (int)slots;
-    c->signin_slots = c->workers > 1 ? c->workers / 2 : 1;
+    c->signin_slots = shared;
     const char *tmpdir = getenv("TMPDIR");
     if (set_str(c->spool_dir, sizeof c->spool_dir, "IOTD_SPOOL_DIR", tmpdir && *tmpdir ? tmpdir : "/tmp", err,
                 errlen) ||

@@ -35,6 +35,8 @@ typedef struct iotd_aws_env {
 typedef struct iotd_config {
     char listen[IOTD_CONF_STR];         /* IOTD_LISTEN, default 127.0.0.1:9000 */
     int workers;                        /* IOTD_WORKERS, default 2 x online CPUs */
+    char admin_listen[IOTD_CONF_STR];   /* IOTD_ADMIN_LISTEN: a second socket for /admin; empty = none */
+    int admin_workers;                  /* IOTD_ADMIN_WORKERS, default 3: its workers (with admin_listen) */
     int grace_seconds;                  /* IOTD_GRACE_SECONDS, default 20 */
     char views_dir[IOTD_CONF_STR];      /* IOTD_VIEWS_DIR */
     char migrations_dir[IOTD_CONF_STR]; /* IOTD_MIGRATIONS_DIR */
@@ -48,8 +50,11 @@ typedef struct iotd_config {
     char timezone[64];                  /* IOTD_TIMEZONE, IANA name, default UTC: when a day starts */
     long page_max_age;                  /* IOTD_PAGE_MAX_AGE seconds, default 60: public page caching */
     char site_url[IOTD_CONF_STR]; /* IOTD_SITE_URL, e.g. https://iotd.example; empty = from the request */
-    int upload_slots;             /* IOTD_UPLOAD_SLOTS: uploads handled at once, default workers / 2 */
-    int signin_slots;             /* passwords checked at once: workers / 2 (not from the environment) */
+    /* Uploads and password checks at once. They share workers with the
+     * admin pages: with admin_listen, default admin_workers - 1 (at least 1),
+     * so one admin worker is always free for the rest; without it, workers / 2. */
+    int upload_slots;                     /* IOTD_UPLOAD_SLOTS */
+    int signin_slots;                     /* not from the environment */
     char upload_slots_dir[IOTD_CONF_STR]; /* made by iotd serve's master; not from the environment */
     char spool_dir[IOTD_CONF_STR];        /* IOTD_SPOOL_DIR, default $TMPDIR or /tmp: uploads on disk */
     char render_bin[IOTD_CONF_STR];       /* IOTD_RENDER_BIN, default iotd-render beside this program */

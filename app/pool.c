@@ -8,6 +8,12 @@
  * the rest. Each worker is `iotd worker`, forked and exec'd with the
  * listening socket as descriptor 3 and the ready pipe as descriptor 4.
  *
+ * With IOTD_ADMIN_LISTEN there are two sockets and two sets of workers:
+ * IOTD_WORKERS on IOTD_LISTEN for the pages, which nginx reaches through
+ * kept connections, and IOTD_ADMIN_WORKERS on the admin socket for the
+ * requests that may take seconds (uploads, sign-ins), so a page never waits
+ * behind one on the same worker. Each is kept at its number separately.
+ *
  * Signals only write their number to a self-pipe; all the work happens in
  * the poll loop, so nothing unsafe runs in a handler.
  *  - SIGCHLD: reap; a worker that died unexpectedly is replaced at once
@@ -53,9 +59,13 @@
 #define POOL_TICK_MS 100
 #define POOL_FD_SCRATCH 10 /* above a worker's descriptors, while they are moved into place */
 
+enum { POOL_PAGES, POOL_ADMIN, POOL_ROLES };
+static const char *const pool_role_names[POOL_ROLES] = {"page", "admin"};
+
 typedef struct slot {
     pid_t pid;
     unsigned generation;
+    int role; /* POOL_PAGES or POOL_ADMIN: which socket it serves */
     int retiring;
     int ready; /* reported ready through the pipe */
     long long started_ms;
@@ -65,7 +75,7 @@ typedef struct pool {
     iotd_config *cfg;
     const char *worker_bin; /* the iotd program, run as `iotd worker` */
     iotd_tpl_set *views;
-    int listen_fd;
+    int listen_fds[POOL_ROLES]; /* -1 where there is no such socket */
     int ready_rd, ready_wr;
     slot slots[POOL_MAX_WORKERS * 2];
     unsigned generation;
@@ -73,6 +83,7 @@ typedef struct pool {
     long long stop_deadline_ms;
     long long respawn_after_ms; /* crash-loop pause */
     pid_t awaiting_ready;       /* reload: the new worker we wait for */
+    int awaiting_role;
     long long awaiting_deadline_ms;
 } pool;
 
@@ -121,17 +132,24 @@ static int install_signals(void)
     return sigaction(SIGPIPE, &sa, NULL) ? IOTD_ERROR : IOTD_OK;
 }
 
-static size_t live_count(const pool *p, unsigned generation, int include_retiring)
+static size_t live_count(const pool *p, unsigned generation, int role)
 {
     size_t n = 0;
     for (size_t i = 0; i < IOTD_ARRAY_LEN(p->slots); i++)
-        if (p->slots[i].pid > 0 && p->slots[i].generation == generation &&
-            (include_retiring || !p->slots[i].retiring))
+        if (p->slots[i].pid > 0 && p->slots[i].generation == generation && p->slots[i].role == role &&
+            !p->slots[i].retiring)
             n++;
     return n;
 }
 
-static pid_t spawn(pool *p)
+static size_t wanted(const pool *p, int role)
+{
+    if (role == POOL_ADMIN)
+        return p->listen_fds[POOL_ADMIN] >= 0 ? (size_t)p->cfg->admin_workers : 0;
+    return (size_t)p->cfg->workers;
+}
+
+static pid_t spawn(pool *p, int role)
 {
     size_t i;
     for (i = 0; i < IOTD_ARRAY_LEN(p->slots); i++)
@@ -154,7 +172,7 @@ static pid_t spawn(pool *p)
         signal(SIGHUP, SIG_DFL);
         signal(SIGPIPE, SIG_DFL);
         sigprocmask(SIG_SETMASK, &none, NULL);
-        int lfd = fcntl(p->listen_fd, F_DUPFD, POOL_FD_SCRATCH);
+        int lfd = fcntl(p->listen_fds[role], F_DUPFD, POOL_FD_SCRATCH);
         int rfd = fcntl(p->ready_wr, F_DUPFD, POOL_FD_SCRATCH);
         if (lfd < 0 || rfd < 0 || dup2(lfd, WORKER_FD_LISTEN) != WORKER_FD_LISTEN ||
             dup2(rfd, WORKER_FD_READY) != WORKER_FD_READY)
@@ -164,7 +182,7 @@ static pid_t spawn(pool *p)
         execv(p->worker_bin, argv);
         _exit(127);
     }
-    p->slots[i] = (slot){pid, p->generation, 0, 0, now_ms()};
+    p->slots[i] = (slot){pid, p->generation, role, 0, 0, now_ms()};
     return pid;
 }
 
@@ -206,11 +224,11 @@ static void reap(pool *p)
     }
 }
 
-static void retire_one_old(pool *p)
+static void retire_one_old(pool *p, int role)
 {
     for (size_t i = 0; i < IOTD_ARRAY_LEN(p->slots); i++) {
         slot *s = &p->slots[i];
-        if (s->pid > 0 && s->generation != p->generation && !s->retiring) {
+        if (s->pid > 0 && s->generation != p->generation && s->role == role && !s->retiring) {
             s->retiring = 1;
             kill(s->pid, SIGTERM);
             return;
@@ -218,8 +236,8 @@ static void retire_one_old(pool *p)
     }
 }
 
-/* Brings the pool to cfg->workers current-generation workers, replacing
- * old-generation ones one at a time during a reload. */
+/* Brings each set of workers to its number in the current generation,
+ * replacing old-generation ones one at a time during a reload. */
 static void maintain(pool *p)
 {
     if (p->stopping)
@@ -229,32 +247,36 @@ static void maintain(pool *p)
             return;
         iotd_log(IOTD_LOG_WARN, "worker %d did not report ready in time", (int)p->awaiting_ready);
         p->awaiting_ready = 0;
-        retire_one_old(p);
+        retire_one_old(p, p->awaiting_role);
     }
-    size_t want = (size_t)p->cfg->workers;
-    size_t have = live_count(p, p->generation, 0);
-    size_t old = 0;
-    for (size_t i = 0; i < IOTD_ARRAY_LEN(p->slots); i++)
-        if (p->slots[i].pid > 0 && p->slots[i].generation != p->generation && !p->slots[i].retiring)
-            old++;
-    if (have >= want) {
-        while (old--)
-            retire_one_old(p);
-        return;
-    }
-    if (now_ms() < p->respawn_after_ms)
-        return;
-    if (old) {
-        /* reload: one new worker, then retire one old once it is ready */
-        pid_t pid = spawn(p);
-        if (pid > 0) {
-            p->awaiting_ready = pid;
-            p->awaiting_deadline_ms = now_ms() + POOL_READY_TIMEOUT_MS;
+    for (int role = 0; role < POOL_ROLES; role++) {
+        size_t want = wanted(p, role);
+        size_t have = live_count(p, p->generation, role);
+        size_t old = 0;
+        for (size_t i = 0; i < IOTD_ARRAY_LEN(p->slots); i++)
+            if (p->slots[i].pid > 0 && p->slots[i].generation != p->generation && p->slots[i].role == role &&
+                !p->slots[i].retiring)
+                old++;
+        if (have >= want) {
+            while (old--)
+                retire_one_old(p, role);
+            continue;
         }
-        return;
+        if (now_ms() < p->respawn_after_ms)
+            return;
+        if (old) {
+            /* reload: one new worker, then retire one old once it is ready */
+            pid_t pid = spawn(p, role);
+            if (pid > 0) {
+                p->awaiting_ready = pid;
+                p->awaiting_role = role;
+                p->awaiting_deadline_ms = now_ms() + POOL_READY_TIMEOUT_MS;
+            }
+            return;
+        }
+        while (have < want && spawn(p, role) > 0)
+            have++;
     }
-    while (have < want && spawn(p) > 0)
-        have++;
 }
 
 static void read_ready(pool *p)
@@ -266,7 +288,7 @@ static void read_ready(pool *p)
                 p->slots[i].ready = 1;
         if (pid == p->awaiting_ready) {
             p->awaiting_ready = 0;
-            retire_one_old(p);
+            retire_one_old(p, p->awaiting_role);
         }
     }
 }
@@ -285,11 +307,17 @@ static void reload(pool *p)
         iotd_tpl_set_free(views);
         return;
     }
-    if (strcmp(fresh.listen, p->cfg->listen) != 0 || fresh.upload_slots != p->cfg->upload_slots)
-        iotd_log(IOTD_LOG_WARN,
-                 "IOTD_LISTEN and IOTD_UPLOAD_SLOTS changes take effect on restart, not reload");
+    if (strcmp(fresh.listen, p->cfg->listen) != 0 || strcmp(fresh.admin_listen, p->cfg->admin_listen) != 0 ||
+        fresh.upload_slots != p->cfg->upload_slots || fresh.signin_slots != p->cfg->signin_slots)
+        iotd_log(IOTD_LOG_WARN, "IOTD_LISTEN, IOTD_ADMIN_LISTEN and the upload and sign-in slots change on "
+                                "restart, not reload");
     memcpy(fresh.listen, p->cfg->listen, sizeof fresh.listen);
+    if (strcmp(fresh.admin_listen, p->cfg->admin_listen) != 0) {
+        memcpy(fresh.admin_listen, p->cfg->admin_listen, sizeof fresh.admin_listen);
+        fresh.admin_workers = p->cfg->admin_workers; /* the sockets stay as they are */
+    }
     fresh.upload_slots = p->cfg->upload_slots;
+    fresh.signin_slots = p->cfg->signin_slots;
     memcpy(fresh.upload_slots_dir, p->cfg->upload_slots_dir, sizeof fresh.upload_slots_dir);
     *p->cfg = fresh;
     iotd_tpl_set_free(p->views); /* only kept to check the next reload against */
@@ -323,8 +351,10 @@ int iotd_pool_run(iotd_config *cfg, const char *worker_bin)
     p.cfg = cfg;
     p.worker_bin = worker_bin;
     char err[512];
-    if (cfg->workers > POOL_MAX_WORKERS) {
-        fprintf(stderr, "iotd serve: IOTD_WORKERS is at most %d\n", POOL_MAX_WORKERS);
+    p.listen_fds[POOL_PAGES] = p.listen_fds[POOL_ADMIN] = -1;
+    if (cfg->workers + cfg->admin_workers > POOL_MAX_WORKERS) {
+        fprintf(stderr, "iotd serve: IOTD_WORKERS and IOTD_ADMIN_WORKERS together are at most %d\n",
+                POOL_MAX_WORKERS);
         return 1;
     }
     p.views = iotd_tpl_set_new();
@@ -337,11 +367,16 @@ int iotd_pool_run(iotd_config *cfg, const char *worker_bin)
         fprintf(stderr, "iotd serve: FastCGI library failed to start\n");
         return 1;
     }
-    p.listen_fd = FCGX_OpenSocket(cfg->listen, POOL_BACKLOG);
-    if (p.listen_fd < 0) {
-        fprintf(stderr, "iotd serve: cannot listen on %s: %s\n", cfg->listen, strerror(errno));
-        iotd_tpl_set_free(p.views);
-        return 1;
+    const char *addrs[POOL_ROLES] = {cfg->listen, cfg->admin_listen};
+    for (int role = 0; role < POOL_ROLES; role++) {
+        if (!addrs[role][0])
+            continue;
+        p.listen_fds[role] = FCGX_OpenSocket(addrs[role], POOL_BACKLOG);
+        if (p.listen_fds[role] < 0) {
+            fprintf(stderr, "iotd serve: cannot listen on %s: %s\n", addrs[role], strerror(errno));
+            iotd_tpl_set_free(p.views);
+            return 1;
+        }
     }
     if (iotd_slots_create(cfg->upload_slots, cfg->signin_slots, cfg->upload_slots_dir,
                           sizeof cfg->upload_slots_dir) != IOTD_OK) {
@@ -356,7 +391,10 @@ int iotd_pool_run(iotd_config *cfg, const char *worker_bin)
     }
     p.ready_rd = ready[0];
     p.ready_wr = ready[1];
-    iotd_log(IOTD_LOG_INFO, "listening on %s with %d workers", cfg->listen, cfg->workers);
+    for (int role = 0; role < POOL_ROLES; role++)
+        if (p.listen_fds[role] >= 0)
+            iotd_log(IOTD_LOG_INFO, "listening on %s with %zu %s workers", addrs[role], wanted(&p, role),
+                     pool_role_names[role]);
 
     while (!p.stopping || any_alive(&p)) {
         maintain(&p);
@@ -387,7 +425,9 @@ int iotd_pool_run(iotd_config *cfg, const char *worker_bin)
             p.stop_deadline_ms = now_ms() + 60 * 1000;
         }
     }
-    close(p.listen_fd); /* connections still in the backlog are refused now */
+    for (int role = 0; role < POOL_ROLES; role++)
+        if (p.listen_fds[role] >= 0)
+            close(p.listen_fds[role]); /* connections still in the backlog are refused now */
     iotd_slots_remove(cfg->upload_slots_dir, cfg->upload_slots, cfg->signin_slots);
     iotd_log(IOTD_LOG_INFO, "stopped");
     iotd_tpl_set_free(p.views);

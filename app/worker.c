@@ -1,19 +1,26 @@
 /*
- * worker.c — the FastCGI accept loop and everything around one request:
- * reset the arena, parse, route, add the common headers, send, log.
+ * worker.c — the FastCGI loop and everything around one request: reset the
+ * arena, parse, route, add the common headers, send, log.
  *
- * Shutdown: SIGTERM sets a flag and closes this process's copy of the
- * listening socket, so a worker blocked in accept returns at once, while a
- * worker in the middle of a request finishes it first (libfcgi is told to
- * fail the accept on EINTR rather than retry).
+ * A worker holds many FastCGI connections at once and answers one request
+ * at a time. nginx keeps its connections open (fastcgi_keep_conn), so a
+ * request costs no connect, accept or close; epoll says which connection
+ * has the next request, and libfcgi reads and writes it (one FCGX_Request
+ * per connection, with no listening socket of its own, so libfcgi never
+ * blocks in accept). The listening socket is non-blocking and shared by
+ * the pool's workers; each takes one connection per wake-up, so kept
+ * connections spread over the workers that are free to take them.
+ * A connection without FCGI_KEEP_CONN is closed after its request, as
+ * FastCGI wants.
  *
- * nginx may keep its FastCGI connections open (fastcgi_keep_conn); a worker
- * then waits for the next request on the same connection instead of in
- * accept. SIGTERM shuts that idle connection down so the worker leaves at
- * once; nginx retries a request that meets a closed kept connection. And
- * since a pinned worker cannot take new connections, it lets its kept one
- * go whenever another connection is already waiting for a worker, so no
- * connection waits long behind workers pinned to idle kept connections.
+ * Requests that take long (uploads, sign-ins) should arrive on a socket
+ * whose workers hold no kept page connections (IOTD_ADMIN_LISTEN; pool.c),
+ * or pages queued on the same worker wait behind them.
+ *
+ * Shutdown: SIGTERM sets a flag, which wakes epoll_wait. A request being
+ * answered is finished; requests already waiting on this worker's
+ * connections are answered; then the connections are closed (nginx sends a
+ * GET again on another connection when a kept one closes under it).
  *
  * Public pages are answered from the worker's page cache when nothing they
  * show changed (pagecache.c); the handler runs otherwise.
@@ -23,11 +30,15 @@
 #include <errno.h>
 #include <fcgiapp.h>
 #include <malloc.h>
-#include <poll.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -44,32 +55,42 @@
 
 #define WORKER_ARENA_BLOCK (64 * 1024)
 #define WORKER_ACCEPT_ERROR_PAUSE_US 100000
+/* Connections one worker holds at once. nginx opens about as many as it has
+ * requests in flight to the pool; past this the worker stops accepting and
+ * leaves new connections to the others. */
+#define WORKER_MAX_CONNS 512
+#define WORKER_EVENTS 64
+/* A page request's unread body is read and dropped up to this much so the
+ * connection can carry the next request; past it the connection is closed. */
+#define WORKER_DRAIN_MAX (64 * 1024)
 /* After a request body this large (an upload), freed memory goes back to the
  * system, so one upload does not leave a worker tens of MB larger. */
 #define WORKER_TRIM_AFTER_BODY_BYTES (1024 * 1024)
 
-/* Signal state: the only mutable statics in the worker. */
+/* Signal state: the only mutable statics in the worker. The handler sets
+ * the flag and writes a byte to a pipe that epoll watches, so a stop that
+ * arrives just before epoll_wait still wakes it. */
 static volatile sig_atomic_t worker_stop;
-static volatile sig_atomic_t worker_listen_fd = -1;
-static volatile sig_atomic_t worker_idle_conn_fd = -1; /* a kept connection between requests */
+static volatile sig_atomic_t worker_wake_fd = -1;
 
 static void on_stop_signal(int sig)
 {
     IOTD_UNUSED(sig);
     worker_stop = 1;
-    if (worker_listen_fd >= 0) {
-        close(worker_listen_fd);
-        worker_listen_fd = -1;
+    if (worker_wake_fd >= 0) {
+        int saved = errno;
+        char c = 1;
+        if (write(worker_wake_fd, &c, 1) < 0) { /* the pipe is full: a wake-up is pending anyway */
+        }
+        errno = saved;
     }
-    if (worker_idle_conn_fd >= 0)
-        shutdown(worker_idle_conn_fd, SHUT_RDWR);
 }
 
 static int install_signals(void)
 {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_stop_signal; /* no SA_RESTART: accept must return */
+    sa.sa_handler = on_stop_signal;
     sigemptyset(&sa.sa_mask);
     if (sigaction(SIGTERM, &sa, NULL) || sigaction(SIGINT, &sa, NULL))
         return IOTD_ERROR;
@@ -220,10 +241,210 @@ static const char *build_csp(const iotd_config *cfg, iotd_arena *a)
     return csp;
 }
 
+/* One FastCGI connection: libfcgi's request state for it, and a generation
+ * number so an event for a closed connection never reaches the next one
+ * that is given the same place. */
+typedef struct worker_conn {
+    FCGX_Request fr;
+    uint32_t generation;
+    int open;
+} worker_conn;
+
+typedef struct worker_loop {
+    int epfd;
+    int listen_fd;
+    int listening; /* listen_fd is in the epoll set */
+    int wake_rd;
+    worker_conn *conns;
+    int nopen;
+    int free_hint;
+} worker_loop;
+
+#define WORKER_EV_LISTEN UINT64_MAX
+#define WORKER_EV_WAKE (UINT64_MAX - 1)
+
+static uint64_t conn_token(const worker_loop *lp, int i)
+{
+    return ((uint64_t)lp->conns[i].generation << 32) | (uint32_t)i;
+}
+
+static void set_listening(worker_loop *lp, int on)
+{
+    if (on == lp->listening)
+        return;
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLEXCLUSIVE, .data.u64 = WORKER_EV_LISTEN};
+    if (epoll_ctl(lp->epfd, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, lp->listen_fd, &ev) == 0)
+        lp->listening = on;
+    else
+        iotd_log(IOTD_LOG_WARN, "epoll on the listening socket failed: %s", strerror(errno));
+}
+
+/* libfcgi closed the connection (or we do): forget it. A closed descriptor
+ * leaves the epoll set by itself, as nothing else holds it. */
+static void conn_release(worker_loop *lp, int i)
+{
+    worker_conn *c = &lp->conns[i];
+    if (c->fr.ipcFd >= 0) {
+        close(c->fr.ipcFd);
+        c->fr.ipcFd = -1;
+    }
+    c->open = 0;
+    c->generation++;
+    lp->nopen--;
+    lp->free_hint = i;
+    if (!lp->listening && lp->listen_fd >= 0)
+        set_listening(lp, 1);
+}
+
+static void accept_one(worker_loop *lp)
+{
+    int fd = accept4(lp->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+    if (fd < 0) {
+        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR && errno != ECONNABORTED) {
+            iotd_log(IOTD_LOG_WARN, "accept failed: %s", strerror(errno));
+            usleep(WORKER_ACCEPT_ERROR_PAUSE_US);
+        }
+        return;
+    }
+    /* A kept connection is never closed to flush a response's last
+     * segment, so it must not wait for an ACK either. (Fails harmlessly
+     * on a Unix socket.) */
+    int one = 1;
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    int i = lp->free_hint;
+    if (lp->conns[i].open)
+        for (i = 0; i < WORKER_MAX_CONNS && lp->conns[i].open; i++)
+            ;
+    worker_conn *c = &lp->conns[i];
+    /* No listening socket: when the peer has gone, FCGX_Accept_r fails
+     * instead of blocking in accept. keepConnection until the request's
+     * own flag is read, so libfcgi does not close the new descriptor. */
+    if (FCGX_InitRequest(&c->fr, -1, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
+        close(fd);
+        return;
+    }
+    c->fr.ipcFd = fd;
+    c->fr.keepConnection = 1;
+    c->open = 1;
+    lp->nopen++;
+    lp->free_hint = (i + 1) % WORKER_MAX_CONNS;
+    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = conn_token(lp, i)};
+    if (epoll_ctl(lp->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+        iotd_log(IOTD_LOG_WARN, "epoll_ctl failed: %s", strerror(errno));
+        conn_release(lp, i);
+        return;
+    }
+    /* The kernel wakes the first idle worker in the listening socket's wait
+     * queue; going to its end after each accept spreads the connections,
+     * and with them the requests, evenly over the workers. */
+    set_listening(lp, 0);
+    if (lp->nopen < WORKER_MAX_CONNS)
+        set_listening(lp, 1);
+}
+
+/* Reads what is left of a request's body so the connection can carry the
+ * next one; a connection whose body is too large to drop is closed. */
+static void drain_body(FCGX_Request *fr)
+{
+    if (!fr->keepConnection || !fr->in)
+        return;
+    char buf[4096];
+    size_t total = 0;
+    int n;
+    while ((n = FCGX_GetStr(buf, sizeof buf, fr->in)) > 0) {
+        total += (size_t)n;
+        if (total > WORKER_DRAIN_MAX) {
+            fr->keepConnection = 0;
+            return;
+        }
+    }
+    if (FCGX_GetError(fr->in))
+        fr->keepConnection = 0;
+}
+
+/* The connection at i is readable: its next request, or its end. */
+static void serve_conn(worker_loop *lp, int i, iotd_ctx *ctx, iotd_buf *head)
+{
+    worker_conn *c = &lp->conns[i];
+    if (FCGX_Accept_r(&c->fr) < 0) { /* closed by the peer, or not FastCGI */
+        conn_release(lp, i);
+        return;
+    }
+    serve_one(ctx, &c->fr, head);
+    drain_body(&c->fr);
+    FCGX_Finish_r(&c->fr); /* closes the connection unless it is kept */
+    if (c->fr.ipcFd < 0)
+        conn_release(lp, i);
+}
+
+static void dispatch(worker_loop *lp, const struct epoll_event *ev, iotd_ctx *ctx, iotd_buf *head,
+                     int accepting)
+{
+    uint64_t t = ev->data.u64;
+    if (t == WORKER_EV_WAKE) {
+        char sink[64];
+        while (read(lp->wake_rd, sink, sizeof sink) > 0)
+            ;
+        return;
+    }
+    if (t == WORKER_EV_LISTEN) {
+        if (accepting && lp->nopen < WORKER_MAX_CONNS)
+            accept_one(lp);
+        return;
+    }
+    int i = (int)(uint32_t)t;
+    if (i < 0 || i >= WORKER_MAX_CONNS || !lp->conns[i].open || conn_token(lp, i) != t)
+        return; /* closed earlier in this batch */
+    serve_conn(lp, i, ctx, head);
+}
+
+static int loop_init(worker_loop *lp, int listen_fd)
+{
+    memset(lp, 0, sizeof *lp);
+    lp->listen_fd = listen_fd;
+    lp->wake_rd = -1;
+    lp->epfd = epoll_create1(EPOLL_CLOEXEC);
+    lp->conns = calloc(WORKER_MAX_CONNS, sizeof *lp->conns);
+    int wake[2];
+    if (lp->epfd < 0 || !lp->conns || pipe2(wake, O_CLOEXEC | O_NONBLOCK) != 0)
+        return IOTD_ERROR;
+    lp->wake_rd = wake[0];
+    worker_wake_fd = wake[1];
+    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = WORKER_EV_WAKE};
+    int fl = fcntl(listen_fd, F_GETFL);
+    if (epoll_ctl(lp->epfd, EPOLL_CTL_ADD, wake[0], &ev) != 0 || fl < 0 ||
+        fcntl(listen_fd, F_SETFL, fl | O_NONBLOCK) != 0)
+        return IOTD_ERROR;
+    set_listening(lp, 1);
+    return lp->listening ? IOTD_OK : IOTD_ERROR;
+}
+
+static void loop_close(worker_loop *lp)
+{
+    if (lp->listen_fd >= 0)
+        set_listening(lp, 0);
+    lp->listen_fd = -1;
+    if (lp->conns)
+        for (int i = 0; i < WORKER_MAX_CONNS; i++)
+            if (lp->conns[i].open) {
+                FCGX_Free(&lp->conns[i].fr, 0);
+                conn_release(lp, i);
+            }
+    free(lp->conns);
+    if (lp->epfd >= 0)
+        close(lp->epfd);
+    if (worker_wake_fd >= 0) {
+        int w = worker_wake_fd;
+        worker_wake_fd = -1;
+        close(w);
+    }
+    if (lp->wake_rd >= 0)
+        close(lp->wake_rd);
+}
+
 int iotd_worker_run(const iotd_worker_args *args)
 {
     prctl(PR_SET_PDEATHSIG, SIGTERM); /* never outlive the master */
-    worker_listen_fd = args->listen_fd;
     if (install_signals() != IOTD_OK || FCGX_Init() != 0) {
         iotd_log(IOTD_LOG_ERROR, "worker start failed: %s", strerror(errno));
         return 1;
@@ -243,10 +464,13 @@ int iotd_worker_run(const iotd_worker_args *args)
     iotd_response_init(&res);
     iotd_buf head;
     iotd_buf_init(&head, 0);
-    FCGX_Request fr;
+    worker_loop loop;
     int status = 1;
-    if (!life || !arena || !db || !s3 || !pages ||
-        FCGX_InitRequest(&fr, args->listen_fd, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
+    if (loop_init(&loop, args->listen_fd) != IOTD_OK) {
+        iotd_log(IOTD_LOG_ERROR, "worker start failed: %s", strerror(errno));
+        goto done;
+    }
+    if (!life || !arena || !db || !s3 || !pages) {
         iotd_log(IOTD_LOG_ERROR, "worker start failed: out of memory");
         goto done;
     }
@@ -267,27 +491,29 @@ int iotd_worker_run(const iotd_worker_args *args)
             iotd_log(IOTD_LOG_WARN, "could not tell the master this worker is ready");
         close(args->ready_fd);
     }
+    struct epoll_event evs[WORKER_EVENTS];
     while (!worker_stop) {
-        /* with a kept connection, Accept waits on it for the next request */
-        worker_idle_conn_fd = fr.ipcFd >= 0 && fr.keepConnection ? fr.ipcFd : -1;
-        if (worker_stop)
-            break;
-        int accepted = FCGX_Accept_r(&fr);
-        worker_idle_conn_fd = -1;
-        if (accepted < 0) {
-            if (worker_stop)
-                break;
+        int n = epoll_wait(loop.epfd, evs, WORKER_EVENTS, -1);
+        if (n < 0) {
             if (errno != EINTR) {
-                iotd_log(IOTD_LOG_WARN, "accept failed: %s", strerror(errno));
-                usleep(WORKER_ACCEPT_ERROR_PAUSE_US);
+                iotd_log(IOTD_LOG_ERROR, "epoll_wait failed: %s", strerror(errno));
+                goto done;
             }
             continue;
         }
-        serve_one(&ctx, &fr, &head);
-        FCGX_Finish_r(&fr);
+        for (int k = 0; k < n; k++)
+            dispatch(&loop, &evs[k], &ctx, &head, !worker_stop);
     }
+    /* Stopping: answer what already waits on our connections, take no new
+     * ones, then close them. */
+    set_listening(&loop, 0);
+    loop.listen_fd = -1; /* the master's; ours is closed with the process */
+    int n = epoll_wait(loop.epfd, evs, WORKER_EVENTS, 0);
+    for (int k = 0; k < n; k++)
+        dispatch(&loop, &evs[k], &ctx, &head, 0);
     status = 0;
 done:
+    loop_close(&loop);
     iotd_buf_free(&head);
     iotd_response_free(&res);
     iotd_pagecache_free(pages);

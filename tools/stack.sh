@@ -5,6 +5,7 @@
 # ---------------------------------------------------------------- settings
 IOTD_DEV_HTTP_PORT=${IOTD_DEV_HTTP_PORT:-8080}
 IOTD_DEV_FCGI_PORT=${IOTD_DEV_FCGI_PORT:-9000}
+IOTD_DEV_ADMIN_PORT=${IOTD_DEV_ADMIN_PORT:-$((IOTD_DEV_FCGI_PORT + 10))}
 IOTD_DEV_PG_PORT=${IOTD_DEV_PG_PORT:-5433}
 IOTD_DEV_S3_PORT=${IOTD_DEV_S3_PORT:-4569}
 
@@ -164,7 +165,9 @@ s3_stop() { "$ROOT/tools/s3-server" stop "$VAR" >/dev/null 2>&1 || true; }
 # ---------------------------------------------------------------- the pool
 pool_start() {
     if pid_alive "$RUN/iotd.pid"; then return 0; fi
-    "$BUILD/iotd" serve >>"$LOG/iotd.log" 2>&1 &
+    # The admin socket only for this pool: tests that start pools of their
+    # own inherit the rest of the environment, not this.
+    IOTD_ADMIN_LISTEN=127.0.0.1:$IOTD_DEV_ADMIN_PORT "$BUILD/iotd" serve >>"$LOG/iotd.log" 2>&1 &
     echo $! >"$RUN/iotd.pid"
     wait_for 15 "the FastCGI pool" "$BUILD/iotd" healthcheck
 }
@@ -184,13 +187,13 @@ nginx_start() {
     if pid_alive "$RUN/nginx.pid"; then return 0; fi
     local user_line=""
     [ "$(id -u)" -eq 0 ] && user_line="user root;"
-    # A FastCGI connection per request, as in the containers (nginx/render's
-    # default); NGINX_FASTCGI_KEEPALIVE=N keeps N per nginx process (see
-    # nginx/iotd.conf.in for what that costs).
-    local keepalive=${NGINX_FASTCGI_KEEPALIVE:-0}
+    # Pages over kept connections (nginx/render's default, as in the
+    # containers; NGINX_FASTCGI_KEEPALIVE=0 for a connection per request),
+    # /admin and writes to the pool's admin workers.
     mkdir -p "$VAR/nginx/conf.d"
-    NGINX_FASTCGI_KEEPALIVE=$keepalive NGINX_EXTRA_CONF_DIR=$VAR/nginx/conf.d \
+    NGINX_EXTRA_CONF_DIR=$VAR/nginx/conf.d \
     NGINX_LISTEN=127.0.0.1:$IOTD_DEV_HTTP_PORT IOTD_FASTCGI=127.0.0.1:$IOTD_DEV_FCGI_PORT \
+        IOTD_FASTCGI_ADMIN=127.0.0.1:$IOTD_DEV_ADMIN_PORT \
         IOTD_PUBLIC_DIR=$ROOT/public NGINX_RUN_DIR=$VAR/nginx NGINX_ERROR_PAGES=$ROOT/nginx/errors \
         NGINX_ACCESS_LOG=$LOG/nginx-access.log NGINX_ERROR_LOG=$LOG/nginx-error.log NGINX_DAEMON=off \
         NGINX_USER_LINE=$user_line "$ROOT/nginx/render" "$VAR/nginx/nginx.conf"

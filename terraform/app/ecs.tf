@@ -1,5 +1,6 @@
 # The task: nginx (port 8080, the only one the ALB sees) in front of iotd's
-# FastCGI pool on 127.0.0.1:9000; both share the task's network namespace
+# FastCGI pool on 127.0.0.1:9000 (pages, kept connections) and 127.0.0.1:9001
+# (/admin and writes, its own workers); both share the task's network namespace
 # (awsvpc). nginx starts once app reports HEALTHY (`iotd healthcheck` sends
 # a FastCGI request for /healthz). stopTimeout gives the pool its
 # IOTD_GRACE_SECONDS to finish in-flight requests, plus margin.
@@ -10,12 +11,15 @@ locals {
   stop_timeout_seconds   = 30
   grace_seconds          = 20
   fastcgi_address        = "127.0.0.1:9000"
+  fastcgi_admin_address  = "127.0.0.1:9001"
   db_secret_arn          = aws_db_instance.main.master_user_secret[0].secret_arn
   rds_ca_bundle_in_image = "/usr/local/share/iotd/rds-global-bundle.pem"
 
   app_environment = [
     { name = "IOTD_LISTEN", value = local.fastcgi_address },
     { name = "IOTD_WORKERS", value = tostring(var.app_workers) },
+    { name = "IOTD_ADMIN_LISTEN", value = local.fastcgi_admin_address },
+    { name = "IOTD_ADMIN_WORKERS", value = tostring(var.app_admin_workers) },
     { name = "IOTD_GRACE_SECONDS", value = tostring(local.grace_seconds) },
     { name = "IOTD_MAX_UPLOAD_MB", value = tostring(var.max_upload_mb) },
     { name = "IOTD_S3_BUCKET", value = aws_s3_bucket.images.id },
@@ -75,6 +79,7 @@ locals {
     environment = [
       { name = "NGINX_PORT", value = "8080" },
       { name = "IOTD_FASTCGI", value = local.fastcgi_address },
+      { name = "IOTD_FASTCGI_ADMIN", value = local.fastcgi_admin_address },
       { name = "IOTD_MAX_UPLOAD_MB", value = tostring(var.max_upload_mb) },
     ]
     portMappings = [

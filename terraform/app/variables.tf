@@ -44,9 +44,20 @@ variable "task_memory" {
 }
 
 variable "app_workers" {
-  description = "FastCGI worker processes per task (IOTD_WORKERS)."
+  description = "FastCGI page worker processes per task (IOTD_WORKERS)."
   type        = number
   default     = 4
+}
+
+variable "app_admin_workers" {
+  description = "FastCGI worker processes per task for /admin: uploads, sign-ins, edits (IOTD_ADMIN_WORKERS)."
+  type        = number
+  default     = 3
+
+  validation {
+    condition     = var.app_admin_workers >= 1 && var.app_admin_workers <= 64
+    error_message = "app_admin_workers must be between 1 and 64."
+  }
 }
 
 variable "min_tasks" {
