@@ -189,7 +189,8 @@ static int build_request_line(request_line *l)
     l->path = member(o, "path", json_object_new_string(""));
     l->status = member(o, "status", json_object_new_int(0));
     l->duration = member(o, "duration_ms", json_object_new_double(0));
-    l->pid = member(o, "pid", json_object_new_int(0));
+    /* the process's own: workers are exec'd, so no request line outlives a fork */
+    l->pid = member(o, "pid", json_object_new_int((int)getpid()));
     l->route = member(o, "Route", json_object_new_string(""));
     l->status_class = member(o, "StatusClass", json_object_new_string(""));
     json_object *requests = member(o, "Requests", json_object_new_int(1));
@@ -242,7 +243,6 @@ void iotd_log_request(const iotd_log_request_info *info)
     set_member_string(l->root, "path", &l->path, info->path);
     json_object_set_int(l->status, info->status);
     json_object_set_double(l->duration, ms);
-    json_object_set_int(l->pid, (int)getpid());
     json_object_set_string(l->route, info->route ? info->route : "none");
     json_object_set_string(l->status_class, status_class);
     json_object_set_double(l->latency, ms);

@@ -203,13 +203,14 @@ static void forget(iotd_pagecache *pc)
     pc->today[0] = '\0';
 }
 
-/* Whether the server is still there, judged from the socket alone: libpq
- * takes in what has arrived (a stopping server's FATAL message, say) and a
- * peek without waiting shows whether the peer has closed since. */
+/* Whether the server is still there, judged from the socket alone: a peek
+ * without waiting shows whether the peer has closed; only when something
+ * has arrived (a notification, a stopping server's FATAL message) does
+ * libpq read it in. A quiet socket costs one system call. */
 static int connection_alive(iotd_db *db)
 {
     PGconn *conn = iotd_db_conn(db);
-    if (!conn || !PQconsumeInput(conn) || PQstatus(conn) != CONNECTION_OK)
+    if (!conn || PQstatus(conn) != CONNECTION_OK)
         return 0;
     char c;
     ssize_t n;
@@ -217,6 +218,8 @@ static int connection_alive(iotd_db *db)
         ;
     if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK))
         return 0; /* closed, or reset */
+    if (n > 0 && (!PQconsumeInput(conn) || PQstatus(conn) != CONNECTION_OK))
+        return 0;
     return 1;
 }
 

@@ -40,6 +40,7 @@
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
 #include <sys/prctl.h>
+#include <sys/time.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -63,6 +64,11 @@
 /* A page request's unread body is read and dropped up to this much so the
  * connection can carry the next request; past it the connection is closed. */
 #define WORKER_DRAIN_MAX (64 * 1024)
+/* A request that stops arriving halfway, or a peer that stops reading an
+ * answer, holds the worker (and its other connections) this long at most;
+ * nginx sends whole requests and reads whole answers, so only a broken
+ * peer meets it. */
+#define WORKER_IO_TIMEOUT_S 30
 /* After a request body this large (an upload), freed memory goes back to the
  * system, so one upload does not leave a worker tens of MB larger. */
 #define WORKER_TRIM_AFTER_BODY_BYTES (1024 * 1024)
@@ -311,6 +317,13 @@ static void accept_one(worker_loop *lp)
      * on a Unix socket.) */
     int one = 1;
     (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    struct timeval limit = {.tv_sec = WORKER_IO_TIMEOUT_S};
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit) != 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit) != 0) {
+        iotd_log(IOTD_LOG_WARN, "setsockopt failed: %s", strerror(errno));
+        close(fd);
+        return;
+    }
     int i = lp->free_hint;
     if (lp->conns[i].open)
         for (i = 0; i < WORKER_MAX_CONNS && lp->conns[i].open; i++)
