@@ -51,7 +51,10 @@ master_pid() { cat "$VAR/run/iotd.pid"; }
 # The master's children, one pid a line (no /proc/PID/task/*/children here).
 worker_pids() { pgrep -P "$1" || true; }
 
-# Milliseconds until the master has IOTD_WORKERS children again, none of them
+# The pool's size: page workers and, as ./dev starts it, admin workers.
+pool_size() { echo $((IOTD_WORKERS + IOTD_ADMIN_WORKERS)); }
+
+# Milliseconds until the master has all its children again, none of them
 # the victim; -1 after limit_ms.
 wait_pool_full() {
     local master=$1 victim=$2 limit=$3 t0 now n
@@ -59,7 +62,7 @@ wait_pool_full() {
     while :; do
         now=$(now_ms)
         n=$(worker_pids "$master" | grep -vcx "$victim" || true)
-        [ "$n" -ge "$IOTD_WORKERS" ] && { echo $((now - t0)); return; }
+        [ "$n" -ge "$(pool_size)" ] && { echo $((now - t0)); return; }
         [ $((now - t0)) -gt "$limit" ] && { echo -1; return; }
         sleep 0.01
     done
@@ -69,7 +72,7 @@ wait_pool_full() {
 settle_pool() {
     local i
     for ((i = 0; i < 50; i++)); do
-        [ "$(worker_pids "$1" | wc -l)" -ge "$IOTD_WORKERS" ] && return 0
+        [ "$(worker_pids "$1" | wc -l)" -ge "$(pool_size)" ] && return 0
         sleep 0.1
     done
 }
