@@ -121,12 +121,28 @@ peak_worker_hwm_kb() {
 
 # Milliseconds from t_up until every current worker has logged a 200 (from
 # byte offset on in the request log); -1 after limit_ms.
+# The page workers: those whose listening socket (descriptor 3) is the
+# pool's page port, IOTD_DEV_FCGI_PORT; the admin workers serve another.
+page_worker_pids() {
+    local p ino port_hex
+    port_hex=$(printf '%04X' "$IOTD_DEV_FCGI_PORT")
+    for p in $(worker_pids "$1"); do
+        ino=$(readlink "/proc/$p/fd/3" 2>/dev/null | sed -n 's/^socket:\[\([0-9]*\)\]$/\1/p')
+        [ -n "$ino" ] || continue
+        awk -v ino="$ino" -v port=":$port_hex" '$10 == ino && substr($2, length($2) - 4) == port { found = 1 }
+            END { exit !found }' /proc/net/tcp /proc/net/tcp6 && echo "$p"
+    done
+}
+
+# Milliseconds from t_up until every page worker has logged a 200 (they
+# carry the load; the admin workers see none of it); -1 after limit ms.
 wait_all_workers_ok() {
     local master=$1 offset=$2 t_up=$3 limit=$4 p worst line t
     local deadline=$(($(now_ms) + limit))
     while [ "$(now_ms)" -lt "$deadline" ]; do
-        worst=0
-        for p in $(worker_pids "$master"); do
+        worst=-1
+        for p in $(page_worker_pids "$master"); do
+            [ "$worst" -lt 0 ] && worst=0
             line=$(tail -c +"$((offset + 1))" "$LOGF" | grep -F "\"pid\":$p," | grep -F '"status":200,' | head -1 || true)
             [ -n "$line" ] || { worst=-1; break; }
             t=$(date -d "$(sed -E 's/^\{"time":"([^"]+)".*/\1/' <<<"$line")" +%s%3N)
