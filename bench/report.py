@@ -116,7 +116,8 @@ if upload:
 report = {
     'time': datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ'),
     'settings': {'seconds_per_run': int(meta.get('duration', 0)), 'wrk_threads': 2,
-                 'iotd_workers': int(meta.get('workers', 0)), 'cpus': int(meta.get('cpus', 0)),
+                 'iotd_workers': int(meta.get('workers', 0)),
+                 'iotd_admin_workers': int(meta.get('admin_workers', 0)), 'cpus': int(meta.get('cpus', 0)),
                  'home_page_bytes': int(meta.get('home_bytes', 0)), 'long': meta.get('long') == 'yes',
                  'load_average_before': float(meta.get('load_before', 0)),
                  'load_average_after': float(meta.get('load_after', 0))},
@@ -135,8 +136,9 @@ with open(json_path, 'w') as f:
     f.write('\n')
 
 s = report['settings']
-print('iotd bench: %d s per run, wrk 2 threads, %d iotd workers, %d CPUs, load average %.1f -> %.1f'
-      % (s['seconds_per_run'], s['iotd_workers'], s['cpus'], s['load_average_before'], s['load_average_after']))
+print('iotd bench: %d s per run, wrk 2 threads, %d iotd page workers (+%d admin), %d CPUs, load average %.1f -> %.1f'
+      % (s['seconds_per_run'], s['iotd_workers'], s['iotd_admin_workers'], s['cpus'], s['load_average_before'],
+         s['load_average_after']))
 print()
 print('| target | path | conns | req/s | p50 ms | p99 ms | non-2xx | ratio to (a) |')
 print('|---|---|---:|---:|---:|---:|---:|---:|')
