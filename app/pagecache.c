@@ -203,24 +203,35 @@ static void forget(iotd_pagecache *pc)
     pc->today[0] = '\0';
 }
 
-/* Whether the server is still there, judged from the socket alone: a peek
- * without waiting shows whether the peer has closed; only when something
- * has arrived (a notification, a stopping server's FATAL message) does
- * libpq read it in. A quiet socket costs one system call. */
+/* Peeks without waiting: 1 when data waits, 0 when nothing does, -1 when
+ * the peer has closed or reset the connection. */
+static int socket_state(int fd)
+{
+    char c;
+    ssize_t n;
+    while ((n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT)) < 0 && errno == EINTR)
+        ;
+    if (n > 0)
+        return 1;
+    return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : -1;
+}
+
+/* Whether the server is still there, judged from the socket alone. A quiet
+ * socket costs one peek. When something has arrived (a notification, or a
+ * stopping server's FATAL message followed by its close), libpq reads it in
+ * and the socket is looked at again, so the close is not missed. */
 static int connection_alive(iotd_db *db)
 {
     PGconn *conn = iotd_db_conn(db);
     if (!conn || PQstatus(conn) != CONNECTION_OK)
         return 0;
-    char c;
-    ssize_t n;
-    while ((n = recv(PQsocket(conn), &c, 1, MSG_PEEK | MSG_DONTWAIT)) < 0 && errno == EINTR)
-        ;
-    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK))
-        return 0; /* closed, or reset */
-    if (n > 0 && (!PQconsumeInput(conn) || PQstatus(conn) != CONNECTION_OK))
-        return 0;
-    return 1;
+    int state = socket_state(PQsocket(conn));
+    if (state > 0) {
+        if (!PQconsumeInput(conn) || PQstatus(conn) != CONNECTION_OK)
+            return 0;
+        state = socket_state(PQsocket(conn));
+    }
+    return state >= 0;
 }
 
 /* Drains the notifications libpq holds: 1 when there was any. */

@@ -615,6 +615,33 @@ START_TEST(test_check_sees_every_notify_and_relistens)
 }
 END_TEST
 
+/* With the pool's shared counter a hit asks Postgres nothing, so the socket
+ * alone must show a server that ended the session: its FATAL message and
+ * its close arrive together, and reading the one must not hide the other. */
+START_TEST(test_shared_counter_hit_sees_a_closed_session)
+{
+    iotd_db *db = iotd_db_new("");
+    iotd_pagecache *pc = iotd_pagecache_new();
+    PGconn *other = tl_db();
+    uint64_t counter = 0;
+    ck_assert_ptr_nonnull(db);
+    ck_assert_ptr_nonnull(pc);
+    iotd_pagecache_share(pc, &counter);
+    ck_assert_int_eq(iotd_pagecache_check(pc, db, "UTC"), IOTD_DECLINED); /* first sync */
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(iotd_pagecache_check(pc, db, "UTC"), IOTD_OK); /* quiet socket: hits */
+    tl_sql(other, "NOTIFY " IOTD_PAGECACHE_CHANNEL);
+    usleep(100 * 1000);
+    ck_assert_int_eq(iotd_pagecache_check(pc, db, "UTC"), IOTD_DECLINED); /* data on the socket: read */
+    ck_assert_int_eq(iotd_pagecache_check(pc, db, "UTC"), IOTD_OK);
+    kill_backend(other, db);
+    ck_assert_int_eq(iotd_pagecache_check(pc, db, "UTC"), IOTD_AGAIN);
+    PQfinish(other);
+    iotd_pagecache_free(pc);
+    iotd_db_free(db);
+}
+END_TEST
+
 int main(void)
 {
     if (!getenv("PGHOST") && !getenv("DATABASE_URL")) {
@@ -646,6 +673,7 @@ int main(void)
     tcase_set_timeout(tk, 60);
     tcase_add_test(tk, test_day_and_seconds_until_the_next);
     tcase_add_test(tk, test_check_sees_every_notify_and_relistens);
+    tcase_add_test(tk, test_shared_counter_hit_sees_a_closed_session);
     suite_add_tcase(s, tk);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
