@@ -130,12 +130,15 @@ static int cmd_serve(int argc, char **argv)
     return 1;
 }
 
-/* iotd worker --slots-dir DIR: one worker of the pool, started by
- * iotd-master with the listening socket on descriptor 3 and the ready pipe
- * on descriptor 4. Not for use by hand. */
+/* iotd worker --slots-dir DIR --role page|admin: one worker of the pool,
+ * started by iotd-master with the listening socket on descriptor 3 and the
+ * ready pipe on descriptor 4. The role names the socket it serves and is
+ * there to be seen (ps, the tests); the worker itself does the same either
+ * way. Not for use by hand. */
 static int cmd_worker(int argc, char **argv)
 {
-    if (argc != 4 || strcmp(argv[2], "--slots-dir") != 0) {
+    if (argc != 6 || strcmp(argv[2], "--slots-dir") != 0 || strcmp(argv[4], "--role") != 0 ||
+        (strcmp(argv[5], "page") != 0 && strcmp(argv[5], "admin") != 0)) {
         fprintf(stderr, "iotd worker: started by iotd serve only\n");
         return 2;
     }

@@ -5,8 +5,9 @@
  * It runs in iotd-master, a small program (libc, json-c, libfcgi) that
  * `iotd serve` becomes by exec once its start-up checks pass, so the
  * process that only supervises does not map libpq, libcurl, OpenSSL and
- * the rest. Each worker is `iotd worker`, forked and exec'd with the
- * listening socket as descriptor 3 and the ready pipe as descriptor 4.
+ * the rest. Each worker is `iotd worker --role page|admin`, forked and
+ * exec'd with the listening socket as descriptor 3 and the ready pipe as
+ * descriptor 4; the role on its command line is for ps and the tests.
  *
  * With IOTD_ADMIN_LISTEN there are two sockets and two sets of workers:
  * IOTD_WORKERS on IOTD_LISTEN for the pages, which nginx reaches through
@@ -132,13 +133,16 @@ static int install_signals(void)
     return sigaction(SIGPIPE, &sa, NULL) ? IOTD_ERROR : IOTD_OK;
 }
 
-static size_t live_count(const pool *p, unsigned generation, int role)
+/* Live, not retiring workers of a role: of the current generation, or
+ * (current 0) of an older one, still to be replaced after a reload. */
+static size_t count_workers(const pool *p, int role, int current)
 {
     size_t n = 0;
-    for (size_t i = 0; i < IOTD_ARRAY_LEN(p->slots); i++)
-        if (p->slots[i].pid > 0 && p->slots[i].generation == generation && p->slots[i].role == role &&
-            !p->slots[i].retiring)
+    for (size_t i = 0; i < IOTD_ARRAY_LEN(p->slots); i++) {
+        const slot *s = &p->slots[i];
+        if (s->pid > 0 && s->role == role && !s->retiring && (s->generation == p->generation) == current)
             n++;
+    }
     return n;
 }
 
@@ -178,7 +182,10 @@ static pid_t spawn(pool *p, int role)
             dup2(rfd, WORKER_FD_READY) != WORKER_FD_READY)
             _exit(127);
         close_range(WORKER_FD_READY + 1, ~0U, 0);
-        char *argv[] = {"iotd", "worker", "--slots-dir", p->cfg->upload_slots_dir, NULL};
+        char *argv[] = {"iotd",        "worker",
+                        "--slots-dir", p->cfg->upload_slots_dir,
+                        "--role",      (char *)pool_role_names[role],
+                        NULL};
         execv(p->worker_bin, argv);
         _exit(127);
     }
@@ -251,12 +258,8 @@ static void maintain(pool *p)
     }
     for (int role = 0; role < POOL_ROLES; role++) {
         size_t want = wanted(p, role);
-        size_t have = live_count(p, p->generation, role);
-        size_t old = 0;
-        for (size_t i = 0; i < IOTD_ARRAY_LEN(p->slots); i++)
-            if (p->slots[i].pid > 0 && p->slots[i].generation != p->generation && p->slots[i].role == role &&
-                !p->slots[i].retiring)
-                old++;
+        size_t have = count_workers(p, role, 1);
+        size_t old = count_workers(p, role, 0);
         if (have >= want) {
             while (old--)
                 retire_one_old(p, role);

@@ -140,17 +140,25 @@ def children():
     out = subprocess.run(['pgrep', '-P', str(pool.pid)], capture_output=True, text=True).stdout.split()
     return [int(p) for p in out]
 def role(pid):
-    """'page' or 'admin' by the port of the socket on descriptor 3."""
+    """'page' or 'admin', from the worker's command line."""
+    try:
+        args = open('/proc/%d/cmdline' % pid, 'rb').read().split(b'\0')
+    except OSError:
+        return None
+    return args[args.index(b'--role') + 1].decode() if b'--role' in args else None
+
+def listening_port(pid):
+    """The port of the socket the master gave the worker as descriptor 3."""
     try:
         ino = os.readlink('/proc/%d/fd/3' % pid).split('[')[1].rstrip(']')
-    except OSError:
+    except (OSError, IndexError):
         return None
     for line in open('/proc/net/tcp').read().splitlines()[1:]:
         f = line.split()
         if f[9] == ino:
-            port = int(f[1].split(':')[1], 16)
-            return 'page' if port == page_port else 'admin' if port == admin_port else None
+            return int(f[1].split(':')[1], 16)
     return None
+
 def connections(pid):
     n = 0
     for fd in os.listdir('/proc/%d/fd' % pid):
@@ -164,6 +172,9 @@ def connections(pid):
 kids = children()
 roles = {pid: role(pid) for pid in kids}
 check('2 page workers and 1 admin worker', sorted(roles.values()) == ['admin', 'page', 'page'], str(roles))
+ports = {pid: listening_port(pid) for pid in kids}
+check('each serves the socket its role names',
+      all(ports[p] == (page_port if r == 'page' else admin_port) for p, r in roles.items()), str(ports))
 pages = [p for p, r in roles.items() if r == 'page']
 before = {p: connections(p) for p in pages}
 
@@ -230,7 +241,8 @@ while time.time() < deadline and new is None:
     for p in children():
         if p != admin and p not in roles and role(p) == 'admin':
             new = p
-check('a killed admin worker is replaced on the admin socket', new is not None and get(admin_port) == 200,
+check('a killed admin worker is replaced on the admin socket',
+      new is not None and listening_port(new) == admin_port and get(admin_port) == 200,
       'new worker %s' % new)
 
 # ---- SIGTERM with 38 idle kept connections open

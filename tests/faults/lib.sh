@@ -121,16 +121,11 @@ peak_worker_hwm_kb() {
 
 # Milliseconds from t_up until every current worker has logged a 200 (from
 # byte offset on in the request log); -1 after limit_ms.
-# The page workers: those whose listening socket (descriptor 3) is the
-# pool's page port, IOTD_DEV_FCGI_PORT; the admin workers serve another.
+# The page workers: those iotd-master started with --role page.
 page_worker_pids() {
-    local p ino port_hex
-    port_hex=$(printf '%04X' "$IOTD_DEV_FCGI_PORT")
+    local p
     for p in $(worker_pids "$1"); do
-        ino=$(readlink "/proc/$p/fd/3" 2>/dev/null | sed -n 's/^socket:\[\([0-9]*\)\]$/\1/p')
-        [ -n "$ino" ] || continue
-        awk -v ino="$ino" -v port=":$port_hex" '$10 == ino && substr($2, length($2) - 4) == port { found = 1 }
-            END { exit !found }' /proc/net/tcp /proc/net/tcp6 && echo "$p"
+        tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -q -- '--role page' && echo "$p"
     done
 }
 
