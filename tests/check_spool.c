@@ -5,6 +5,7 @@
  */
 #include <check.h>
 #include <fcntl.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -146,6 +147,65 @@ START_TEST(test_written_by_another_process)
 }
 END_TEST
 
+/* A multipart body reaches the spool in pieces cut at every CR: small
+ * writes are gathered, not written one by one, and pieces of every size
+ * mixed still give the file and hash of one write. */
+START_TEST(test_small_writes_are_gathered)
+{
+    iotd_spool s;
+    ck_assert_int_eq(iotd_spool_open(&s, dir(), 0), IOTD_OK);
+    for (int i = 0; i < 1000; i++)
+        ck_assert_int_eq(iotd_spool_write(&s, "x", 1), IOTD_OK);
+    struct stat st;
+    ck_assert_int_eq(fstat(s.fd, &st), 0);
+    ck_assert_int_eq(st.st_size, 0); /* still in the buffer: no write(2) per piece */
+    ck_assert_uint_eq(s.len, 1000);
+    iotd_spool_close(&s);
+
+    size_t sizes[] = {1, 7, 65535, 1, 65536, 3, 70000, 200, 131072, 1, 65534, 2};
+    size_t total = 0;
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
+        total += sizes[i];
+    char *data = malloc(total), *back = malloc(total);
+    ck_assert(data && back);
+    for (size_t i = 0; i < total; i++)
+        data[i] = (char)((i * 7919) % 253);
+    ck_assert_int_eq(iotd_spool_open(&s, dir(), total), IOTD_OK);
+    size_t at = 0;
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        ck_assert_int_eq(iotd_spool_write(&s, data + at, sizes[i]), IOTD_OK);
+        at += sizes[i];
+    }
+    ck_assert_int_eq(iotd_spool_write(&s, "y", 1), IOTD_DECLINED); /* the limit counts buffered bytes */
+    ck_assert_int_eq(iotd_spool_finish(&s), IOTD_OK);
+    ck_assert_int_eq(fstat(s.fd, &st), 0);
+    ck_assert_int_eq(st.st_size, (off_t)total);
+    ck_assert_int_eq(iotd_spool_pread(&s, back, total, 0), (long)total);
+    ck_assert_mem_eq(back, data, total);
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    ck_assert_int_eq(EVP_Digest(data, total, md, &mdlen, EVP_sha256(), NULL), 1);
+    char hex[65];
+    for (unsigned i = 0; i < mdlen; i++)
+        snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    ck_assert_str_eq(s.sha256_hex, hex);
+    iotd_spool_close(&s);
+
+    /* a reset drops what was buffered too */
+    ck_assert_int_eq(iotd_spool_open(&s, dir(), 0), IOTD_OK);
+    ck_assert_int_eq(iotd_spool_write(&s, "partial", 7), IOTD_OK);
+    ck_assert_int_eq(iotd_spool_reset(&s), IOTD_OK);
+    ck_assert_int_eq(iotd_spool_write(&s, "abc", 3), IOTD_OK);
+    ck_assert_int_eq(iotd_spool_finish(&s), IOTD_OK);
+    ck_assert_str_eq(s.sha256_hex, SHA_ABC);
+    ck_assert_int_eq(fstat(s.fd, &st), 0);
+    ck_assert_int_eq(st.st_size, 3);
+    iotd_spool_close(&s);
+    free(data);
+    free(back);
+}
+END_TEST
+
 START_TEST(test_missing_directory)
 {
     iotd_spool s;
@@ -164,6 +224,7 @@ int main(void)
     tcase_add_test(tc, test_reset_for_a_retry);
     tcase_add_test(tc, test_copy_from_a_file);
     tcase_add_test(tc, test_written_by_another_process);
+    tcase_add_test(tc, test_small_writes_are_gathered);
     tcase_add_test(tc, test_missing_directory);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
