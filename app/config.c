@@ -179,7 +179,8 @@ int iotd_config_load(iotd_config *c, char *err, size_t errlen)
                 errlen) ||
         set_str(c->render_bin, sizeof c->render_bin, "IOTD_RENDER_BIN", "", err, errlen) ||
         set_long(&c->render_nice, "IOTD_RENDER_NICE", 10, 0, 19, err, errlen) ||
-        set_long(&c->render_timeout, "IOTD_RENDER_TIMEOUT", 45, 1, 3600, err, errlen))
+        set_long(&c->render_timeout, "IOTD_RENDER_TIMEOUT", 45, 1, 3600, err, errlen) ||
+        set_long(&c->render_retry, "IOTD_RENDER_RETRY", 120, 1, 86400, err, errlen))
         return IOTD_ERROR;
     if (!c->render_bin[0] &&
         iotd_config_program_path("iotd-render", c->render_bin, sizeof c->render_bin) != IOTD_OK) {

@@ -60,6 +60,8 @@ typedef struct iotd_config {
     char render_bin[IOTD_CONF_STR];       /* IOTD_RENDER_BIN, default iotd-render beside this program */
     long render_nice;                     /* IOTD_RENDER_NICE, default 10: renditions yield to pages */
     long render_timeout;                  /* IOTD_RENDER_TIMEOUT seconds, default 45 */
+    long render_retry; /* IOTD_RENDER_RETRY seconds, default 120: an image still processing this long
+                          after its attempt began (its worker died) is taken up again */
 } iotd_config;
 
 /* Fills c from the environment; on a bad value writes a message to err and

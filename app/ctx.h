@@ -28,8 +28,8 @@ typedef struct iotd_ctx {
     const iotd_tpl_set *views;
     iotd_db *db;
     struct iotd_s3 *s3;
-    const char *csp;   /* Content-Security-Policy value, built at start */
-    int schema_ok;     /* the database schema is recent enough */
+    const char *csp;              /* Content-Security-Policy value, built at start */
+    int schema_ok;                /* the database schema is recent enough */
     struct iotd_pagecache *pages; /* public pages this worker keeps (pagecache.h); NULL = none */
 
     /* request lifetime */
@@ -42,6 +42,11 @@ typedef struct iotd_ctx {
     /* reads up to len bytes of the request body; 0 at the end, -1 on error */
     long (*read_body)(void *body_ud, char *buf, size_t len);
     void *body_ud;
+    /* work that goes on once the answer is sent (an upload's renditions),
+     * still in this request's arena; the worker calls it once, then the
+     * next request may start */
+    void (*after)(struct iotd_ctx *ctx, void *ud);
+    void *after_ud;
 } iotd_ctx;
 
 #endif

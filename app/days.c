@@ -16,15 +16,16 @@
 /* Today and the first day ever, in time zone $TZ. */
 #define DAYS_BOUNDS(TZ)                                                                                      \
     "SELECT (now() AT TIME ZONE " TZ ")::date AS today,"                                                     \
-    " least((SELECT min(feature_date) FROM images),"                                                         \
-    "       ((SELECT min(uploaded_at) FROM images) AT TIME ZONE " TZ ")::date) AS first"
+    " least((SELECT min(feature_date) FROM images WHERE " IOTD_IMAGE_PUBLIC "),"                             \
+    "       ((SELECT min(uploaded_at) FROM images WHERE " IOTD_IMAGE_PUBLIC ") AT TIME ZONE " TZ             \
+    ")::date) AS first"
 
 /* The image of day D (a date expression) in time zone TZ, as a lateral subquery. */
 #define DAY_IMAGE(D, TZ)                                                                                     \
-    "((SELECT " IOTD_IMAGE_COLUMNS " FROM images WHERE feature_date = " D ")"                                \
+    "((SELECT " IOTD_IMAGE_COLUMNS " FROM images WHERE feature_date = " D " AND " IOTD_IMAGE_PUBLIC ")"      \
     " UNION ALL"                                                                                             \
     " (SELECT " IOTD_IMAGE_COLUMNS " FROM images"                                                            \
-    "   WHERE uploaded_at < ((" D " + 1)::timestamp AT TIME ZONE " TZ ")"                                    \
+    "   WHERE uploaded_at < ((" D " + 1)::timestamp AT TIME ZONE " TZ ") AND " IOTD_IMAGE_PUBLIC             \
     "     AND (feature_date IS NULL OR feature_date <= " D ")"                                               \
     "   ORDER BY uploaded_at DESC, id DESC LIMIT 1)"                                                         \
     " LIMIT 1)"

@@ -26,8 +26,10 @@ static int feature_date_taken(const PGresult *r)
            strcmp(constraint, FEATURE_DATE_CONSTRAINT) == 0;
 }
 
-static const iotd_db_stmt stmt_latest = {
-    "images_latest", "SELECT " IMAGE_COLUMNS " FROM images ORDER BY uploaded_at DESC, id DESC LIMIT 1", 0, 1};
+static const iotd_db_stmt stmt_latest = {"images_latest",
+                                         "SELECT " IMAGE_COLUMNS " FROM images WHERE " IOTD_IMAGE_PUBLIC
+                                         " ORDER BY uploaded_at DESC, id DESC LIMIT 1",
+                                         0, 1};
 static const iotd_db_stmt stmt_get = {"images_get",
                                       "SELECT " IMAGE_COLUMNS " FROM images WHERE id = $1::bigint", 1, 1};
 static const iotd_db_stmt stmt_list = {
@@ -38,12 +40,14 @@ static const iotd_db_stmt stmt_list = {
 static const iotd_db_stmt stmt_insert = {
     "images_insert",
     "INSERT INTO images (name, tagline, object_key, content_type, byte_size, width, height, feature_date,"
-    " thumb_key, thumb_width, thumb_height, display_key, display_width, display_height) "
+    " thumb_key, thumb_width, thumb_height, display_key, display_width, display_height,"
+    " processing_since, processing_attempts) "
     "VALUES ($1, $2, $3, $4, $5::bigint, $6::integer, $7::integer, nullif($8, '')::date,"
     " nullif($9, ''), nullif($10, '')::integer, nullif($11, '')::integer,"
-    " nullif($12, ''), nullif($13, '')::integer, nullif($14, '')::integer) "
+    " nullif($12, ''), nullif($13, '')::integer, nullif($14, '')::integer,"
+    " CASE WHEN $15::boolean THEN now() END, CASE WHEN $15::boolean THEN 1 ELSE 0 END) "
     "RETURNING id, to_char(uploaded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')",
-    14, 0};
+    15, 0};
 static const iotd_db_stmt stmt_delete = {
     "images_delete",
     "DELETE FROM images WHERE id = $1::bigint"
@@ -98,9 +102,12 @@ int iotd_images_from_row(iotd_arena *a, const PGresult *r, int row, int col, iot
     img->display.width = atoi(COL(14));
     img->display.height = atoi(COL(15));
     img->updated_at = iotd_arena_strdup(a, COL(16));
+    img->processing = COL(17)[0] == 't';
+    img->processing_error = iotd_arena_strdup(a, COL(18));
 #undef COL
     if (!img->name || !img->tagline || !img->object_key || !img->content_type || !img->uploaded_at ||
-        !img->feature_date || !img->thumb.key || !img->display.key || !img->updated_at)
+        !img->feature_date || !img->thumb.key || !img->display.key || !img->updated_at ||
+        !img->processing_error)
         return IOTD_ERROR;
     return IOTD_OK;
 }
@@ -188,7 +195,8 @@ int iotd_images_insert(iotd_db *db, iotd_arena *a, iotd_image *img)
                             t.height,
                             d.key,
                             d.width,
-                            d.height};
+                            d.height,
+                            img->processing ? "true" : "false"};
     PGresult *r;
     int rc = iotd_db_exec(db, &stmt_insert, values, &r);
     if (rc == IOTD_ERROR && feature_date_taken(r)) {
@@ -277,12 +285,30 @@ static const iotd_db_stmt stmt_set_renditions = {
     "images_set_renditions",
     "UPDATE images AS i SET thumb_key = nullif($3, ''), thumb_width = nullif($4, '')::integer,"
     " thumb_height = nullif($5, '')::integer, display_key = nullif($6, ''),"
-    " display_width = nullif($7, '')::integer, display_height = nullif($8, '')::integer, updated_at = now()"
+    " display_width = nullif($7, '')::integer, display_height = nullif($8, '')::integer, updated_at = now(),"
+    " processing_since = NULL, processing_error = NULL"
     " FROM (SELECT id, object_key, thumb_key, display_key FROM images"
     " WHERE id = $1::bigint AND object_key = $2 FOR UPDATE) AS old"
     " WHERE i.id = old.id"
     " RETURNING old.object_key, coalesce(old.thumb_key, ''), coalesce(old.display_key, '')",
     8, 0};
+static const iotd_db_stmt stmt_set_failed = {
+    "images_set_failed",
+    "UPDATE images SET processing_error = $3, updated_at = now()"
+    " WHERE id = $1::bigint AND object_key = $2 AND processing_since IS NOT NULL",
+    3, 0};
+/* The oldest stale row, locked so that two workers never take the same one. */
+static const iotd_db_stmt stmt_claim_stale = {
+    "images_claim_stale",
+    "WITH c AS (SELECT id FROM images"
+    "   WHERE processing_since < now() - make_interval(secs => $1::integer) AND processing_error IS NULL"
+    "   ORDER BY processing_since LIMIT 1 FOR UPDATE SKIP LOCKED)"
+    " UPDATE images AS i SET processing_since = now(), processing_attempts = i.processing_attempts + 1,"
+    "   processing_error = CASE WHEN i.processing_attempts >= $2::integer"
+    "     THEN 'The image could not be processed after ' || $2::integer || ' attempts.'"
+    "   END"
+    " FROM c WHERE i.id = c.id RETURNING i.id, i.processing_error IS NOT NULL",
+    2, 0};
 static const iotd_db_stmt stmt_update_file = {
     "images_update_file",
     "UPDATE images AS i SET object_key = $2, content_type = $3, byte_size = $4::bigint, width = $5::integer,"
@@ -376,6 +402,39 @@ int iotd_images_update_file(iotd_db *db, iotd_arena *a, long long id, const iotd
     int rc = iotd_db_exec(db, &stmt_update_file, values, &r);
     if (rc == IOTD_OK)
         rc = PQntuples(r) == 0 ? IOTD_DECLINED : copy_keys(a, r, 0, old);
+    PQclear(r);
+    return rc;
+}
+
+int iotd_images_set_failed(iotd_db *db, long long id, const char *original_key, const char *message)
+{
+    char idbuf[24];
+    snprintf(idbuf, sizeof idbuf, "%lld", id);
+    const char *values[] = {idbuf, original_key, message};
+    PGresult *r;
+    int rc = iotd_db_exec(db, &stmt_set_failed, values, &r);
+    if (rc == IOTD_OK && strcmp(PQcmdTuples(r), "0") == 0)
+        rc = IOTD_DECLINED;
+    PQclear(r);
+    return rc;
+}
+
+int iotd_images_claim_stale(iotd_db *db, long retry_s, int max_attempts, long long *id, int *gave_up)
+{
+    char secs[24], most[16];
+    snprintf(secs, sizeof secs, "%ld", retry_s);
+    snprintf(most, sizeof most, "%d", max_attempts);
+    const char *values[] = {secs, most};
+    PGresult *r;
+    *id = 0;
+    *gave_up = 0;
+    int rc = iotd_db_exec(db, &stmt_claim_stale, values, &r);
+    if (rc == IOTD_OK && PQntuples(r) == 0)
+        rc = IOTD_DECLINED;
+    else if (rc == IOTD_OK) {
+        *id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+        *gave_up = PQgetvalue(r, 0, 1)[0] == 't';
+    }
     PQclear(r);
     return rc;
 }

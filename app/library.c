@@ -14,7 +14,9 @@
 #include "library.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "days.h"
 #include "deletions.h"
@@ -226,66 +228,90 @@ static int sniff(const iotd_spool *upload, const iotd_config *cfg, iotd_imagefil
     return IOTD_OK;
 }
 
-int iotd_library_store_file(iotd_db *db, iotd_s3 *s3, const iotd_config *cfg, iotd_arena *a,
-                            const iotd_spool *upload, iotd_image *file, iotd_library_error *err)
+/* The first half of storing a file: checks what it is, starts its
+ * renditions (job, unless NULL) and stores the original under a fresh key
+ * while they are made. On failure nothing is stored and the renderer is
+ * stopped. */
+static int store_original(iotd_db *db, iotd_s3 *s3, const iotd_config *cfg, iotd_arena *a,
+                          const iotd_spool *upload, iotd_image *file, iotd_renditions *job,
+                          iotd_library_error *err)
 {
     iotd_imagefile_info info;
+    memset(file, 0, sizeof *file);
     if (sniff(upload, cfg, &info, err) != IOTD_OK)
         return IOTD_ERROR;
-    /* The renditions are made while the original goes to S3. */
-    iotd_renditions job;
     char why[IOTD_RENDITIONS_ERR_LEN];
-    int rc = iotd_renditions_start(&job, cfg, upload, why, sizeof why);
+    int rc = job ? iotd_renditions_start(job, cfg, upload, why, sizeof why) : IOTD_OK;
     if (rc != IOTD_OK)
         return renditions_failed(err, rc, why);
     iotd_buf key = IOTD_BUF_INIT;
-    memset(file, 0, sizeof *file);
     rc = IOTD_ERROR;
     if (iotd_s3_make_key(&cfg->s3, info.extension, &key) != IOTD_OK ||
         !(file->object_key = iotd_arena_strndup(a, key.data, key.len))) {
         fail(err, 500, "file", "Could not name the new objects.");
-        goto out;
+    } else {
+        new_object original = {file->object_key, upload, info.content_type};
+        rc = put_objects(db, s3, &original, 1, 0, err);
     }
-    new_object original = {file->object_key, upload, info.content_type};
-    if (put_objects(db, s3, &original, 1, 0, err) != IOTD_OK)
-        goto out;
-    int made = iotd_renditions_finish(&job, why, sizeof why);
-    if (made == IOTD_OK && strcmp(job.original.content_type, info.content_type) != 0) {
-        made = IOTD_ERROR;
-        snprintf(why, sizeof why, "the renderer read a %s file as %s", info.content_type,
-                 job.original.content_type);
+    iotd_buf_free(&key);
+    if (rc != IOTD_OK) {
+        if (job)
+            iotd_renditions_free(job);
+        return IOTD_ERROR;
     }
-    if (made == IOTD_OK &&
-        (!(file->thumb.key = rendition_key(a, file->object_key, IOTD_RENDITION_THUMB, job.thumb.extension)) ||
-         !(file->display.key =
-               rendition_key(a, file->object_key, IOTD_RENDITION_DISPLAY, job.display.extension)))) {
+    file->content_type = info.content_type;
+    file->byte_size = (long long)upload->len;
+    return IOTD_OK;
+}
+
+/* The second half: waits for the renditions of file (its original stored)
+ * and stores them. On failure the renditions stored are deleted again and
+ * the original is left to the caller; a file the renderer refuses is
+ * status 400. */
+static int store_renditions(iotd_db *db, iotd_s3 *s3, iotd_arena *a, iotd_image *file, iotd_renditions *job,
+                            iotd_library_error *err)
+{
+    char why[IOTD_RENDITIONS_ERR_LEN];
+    int made = iotd_renditions_finish(job, why, sizeof why);
+    if (made == IOTD_OK && strcmp(job->original.content_type, file->content_type) != 0) {
+        made = IOTD_DECLINED;
+        snprintf(why, sizeof why, "The file is not a valid %s image.", file->content_type);
+    }
+    if (made == IOTD_OK && (!(file->thumb.key = rendition_key(a, file->object_key, IOTD_RENDITION_THUMB,
+                                                              job->thumb.extension)) ||
+                            !(file->display.key = rendition_key(a, file->object_key, IOTD_RENDITION_DISPLAY,
+                                                                job->display.extension)))) {
         made = IOTD_ERROR;
         snprintf(why, sizeof why, "could not name the renditions");
     }
-    if (made != IOTD_OK) {
-        renditions_failed(err, made, why);
+    if (made != IOTD_OK)
+        return renditions_failed(err, made, why);
+    new_object objs[] = {
+        {file->thumb.key, &job->thumb.file, job->thumb.content_type},
+        {file->display.key, &job->display.file, job->display.content_type},
+    };
+    if (put_objects(db, s3, objs, IOTD_ARRAY_LEN(objs), 0, err) != IOTD_OK)
+        return IOTD_ERROR;
+    file->width = job->original.width;
+    file->height = job->original.height;
+    set_rendition(&file->thumb, file->thumb.key, &job->thumb);
+    set_rendition(&file->display, file->display.key, &job->display);
+    return IOTD_OK;
+}
+
+int iotd_library_store_file(iotd_db *db, iotd_s3 *s3, const iotd_config *cfg, iotd_arena *a,
+                            const iotd_spool *upload, iotd_image *file, iotd_library_error *err)
+{
+    iotd_renditions job;
+    if (store_original(db, s3, cfg, a, upload, file, &job, err) != IOTD_OK)
+        return IOTD_ERROR;
+    int rc = store_renditions(db, s3, a, file, &job, err);
+    iotd_renditions_free(&job);
+    if (rc != IOTD_OK) {
         char detail[128];
         const char *stored[] = {file->object_key};
         err->object_kept = discard_keys(db, s3, stored, 1, detail, sizeof detail) != IOTD_OK;
-        goto out;
     }
-    new_object objs[LIBRARY_OBJECTS_PER_IMAGE] = {
-        original,
-        {file->thumb.key, &job.thumb.file, job.thumb.content_type},
-        {file->display.key, &job.display.file, job.display.content_type},
-    };
-    if (put_objects(db, s3, objs, IOTD_ARRAY_LEN(objs), 1, err) != IOTD_OK)
-        goto out;
-    file->content_type = info.content_type;
-    file->byte_size = (long long)upload->len;
-    file->width = job.original.width;
-    file->height = job.original.height;
-    set_rendition(&file->thumb, file->thumb.key, &job.thumb);
-    set_rendition(&file->display, file->display.key, &job.display);
-    rc = IOTD_OK;
-out:
-    iotd_buf_free(&key);
-    iotd_renditions_free(&job);
     return rc;
 }
 
@@ -391,6 +417,139 @@ int iotd_library_add(iotd_db *db, iotd_s3 *s3, const iotd_config *cfg, iotd_aren
         return IOTD_ERROR;
     }
     return IOTD_OK;
+}
+
+/* The image's type and size as its headers give them (the checks
+ * iotd-render makes before decoding), from the spool mapped, not read:
+ * only the pages the headers are on are touched. */
+static int file_info(const iotd_spool *upload, iotd_imagefile_info *info, char *why, size_t whylen)
+{
+    snprintf(why, whylen, "the upload could not be read back");
+    if (upload->fd < 0 || upload->len == 0)
+        return IOTD_ERROR;
+    void *map = mmap(NULL, upload->len, PROT_READ, MAP_PRIVATE, upload->fd, 0);
+    if (map == MAP_FAILED)
+        return IOTD_ERROR;
+    int rc = iotd_imagefile_detect(map, upload->len, info, why, whylen);
+    munmap(map, upload->len);
+    return rc;
+}
+
+int iotd_library_add_start(iotd_db *db, iotd_s3 *s3, const iotd_config *cfg, iotd_arena *a,
+                           const iotd_spool *file, const iotd_library_text *text, iotd_library_pending *p,
+                           iotd_library_error *err)
+{
+    memset(p, 0, sizeof *p);
+    iotd_imagefile_info info;
+    char why[IOTD_IMAGEFILE_ERR_LEN];
+    if (file->len > (size_t)cfg->max_upload_mb * LIBRARY_BYTES_PER_MB || file->len == 0 ||
+        file_info(file, &info, why, sizeof why) != IOTD_OK) /* refused with the renderer's words */
+        return iotd_library_add(db, s3, cfg, a, file, text, &p->image, err);
+    const char *name = text->name, *tagline = text->tagline,
+               *date = text->feature_date ? text->feature_date : "";
+    if (iotd_library_check_text(a, &name, &tagline, err) != IOTD_OK ||
+        iotd_library_check_date(date, err) != IOTD_OK)
+        return IOTD_ERROR;
+    if (iotd_db_ready(db) != IOTD_OK) {
+        db_failure(err, IOTD_AGAIN);
+        err->stage = IOTD_LIBRARY_CHECK;
+        return IOTD_ERROR;
+    }
+    iotd_image *img = &p->image;
+    /* the renderer starts after the answer: the original's PUT, which the
+     * editor waits for, has the machine to itself */
+    if (store_original(db, s3, cfg, a, file, img, NULL, err) != IOTD_OK)
+        return IOTD_ERROR;
+    img->width = info.width;
+    img->height = info.height;
+    img->name = name;
+    img->tagline = tagline;
+    img->feature_date = date;
+    img->thumb.key = img->display.key = "";
+    img->processing = 1;
+    img->processing_error = "";
+    int rc = iotd_images_insert(db, a, img);
+    if (rc != IOTD_OK) {
+        if (rc == IOTD_DECLINED)
+            date_taken(err, date);
+        else
+            db_failure(err, rc);
+        const char *stored[] = {img->object_key};
+        err->object_kept = discard_keys(db, s3, stored, 1, why, sizeof why) != IOTD_OK;
+        return IOTD_ERROR;
+    }
+    p->running = 1;
+    return IOTD_OK;
+}
+
+/* Points a processing row at its renditions, which ends its processing;
+ * when the row was deleted or its file replaced meanwhile, the renditions
+ * belong to nothing and are deleted. */
+static int record_renditions(iotd_db *db, iotd_s3 *s3, iotd_arena *a, const iotd_image *img,
+                             iotd_library_error *err)
+{
+    iotd_image_keys old = {NULL, NULL, NULL};
+    int rc = iotd_db_begin(db);
+    if (rc == IOTD_OK)
+        rc = iotd_images_set_renditions(db, a, img->id, img->object_key, &img->thumb, &img->display, &old);
+    old.original = NULL; /* stays */
+    if (rc == IOTD_OK)
+        rc = request_deletions(db, &old);
+    if (rc == IOTD_OK)
+        rc = iotd_db_commit(db);
+    if (rc != IOTD_OK) {
+        iotd_db_rollback(db);
+        if (rc == IOTD_DECLINED) {
+            err->stage = IOTD_LIBRARY_SAVE;
+            snprintf(err->detail, sizeof err->detail, "the image was removed or its file replaced meanwhile");
+            fail(err, 409, "", "The image changed while its renditions were made.");
+        } else {
+            db_failure(err, rc);
+        }
+        char why[128];
+        const char *stored[] = {img->thumb.key, img->display.key};
+        err->object_kept = discard_keys(db, s3, stored, IOTD_ARRAY_LEN(stored), why, sizeof why) != IOTD_OK;
+        return rc == IOTD_DECLINED ? IOTD_DECLINED : IOTD_ERROR;
+    }
+    err->object_kept = discard_image_keys(db, s3, &old, err->detail, sizeof err->detail) != IOTD_OK;
+    return IOTD_OK;
+}
+
+/* Renditions that could not be made: a file the renderer refuses fails the
+ * row with the reason for the editor; anything else leaves it processing,
+ * for a worker to take up again. */
+static void processing_failed(iotd_db *db, const iotd_image *img, const iotd_library_error *err)
+{
+    if (err->status != 400 && err->status != 404) { /* not the file itself, nor its original gone */
+        iotd_log(IOTD_LOG_WARN, "renditions of image %lld failed (%s); it will be tried again", img->id,
+                 err->detail);
+        return;
+    }
+    iotd_log(IOTD_LOG_INFO, "image %lld cannot be made into renditions: %s", img->id, err->detail);
+    if (iotd_images_set_failed(db, img->id, img->object_key, err->message) == IOTD_ERROR)
+        iotd_log(IOTD_LOG_ERROR, "could not mark image %lld as failed; it will be tried again", img->id);
+}
+
+int iotd_library_add_finish(iotd_db *db, iotd_s3 *s3, const iotd_config *cfg, iotd_arena *a,
+                            const iotd_spool *file, iotd_library_pending *p, iotd_library_error *err)
+{
+    if (!p->running)
+        return IOTD_OK;
+    p->running = 0;
+    iotd_renditions job;
+    char why[IOTD_RENDITIONS_ERR_LEN];
+    int rc = iotd_renditions_start(&job, cfg, file, why, sizeof why);
+    if (rc != IOTD_OK) {
+        rc = renditions_failed(err, rc, why);
+    } else {
+        rc = store_renditions(db, s3, a, &p->image, &job, err);
+        iotd_renditions_free(&job);
+    }
+    if (rc == IOTD_OK)
+        rc = record_renditions(db, s3, a, &p->image, err);
+    else
+        processing_failed(db, &p->image, err);
+    return rc;
 }
 
 int iotd_library_update(iotd_db *db, iotd_s3 *s3, const iotd_config *cfg, iotd_arena *a, long long id,
@@ -503,59 +662,41 @@ int iotd_library_rebuild(iotd_db *db, iotd_s3 *s3, const iotd_config *cfg, iotd_
     if (rc != IOTD_OK)
         return db_failure(err, rc);
     iotd_spool body = IOTD_SPOOL_INIT;
-    iotd_renditions job;
-    memset(&job, 0, sizeof job);
-    job.answer = -1;
-    job.thumb.file = job.display.file = (iotd_spool)IOTD_SPOOL_INIT;
-    iotd_rendition t = {NULL, 0, 0}, d = {NULL, 0, 0};
-    iotd_image_keys old = {NULL, NULL, NULL};
-    char why[IOTD_RENDITIONS_ERR_LEN];
-    rc = IOTD_ERROR;
-    if (fetch_original(s3, cfg, out->object_key, &body, err) != IOTD_OK)
-        goto out;
-    int made = iotd_renditions_make(&job, cfg, &body, why, sizeof why);
-    if (made != IOTD_OK) {
-        renditions_failed(err, made, why);
-        goto out;
-    }
-    if (!(t.key = rendition_key(a, out->object_key, IOTD_RENDITION_THUMB, job.thumb.extension)) ||
-        !(d.key = rendition_key(a, out->object_key, IOTD_RENDITION_DISPLAY, job.display.extension))) {
-        fail(err, 500, "", "Could not name the new objects.");
-        goto out;
-    }
-    set_rendition(&t, t.key, &job.thumb);
-    set_rendition(&d, d.key, &job.display);
-    new_object objs[] = {{t.key, &job.thumb.file, job.thumb.content_type},
-                         {d.key, &job.display.file, job.display.content_type}};
-    if (put_objects(db, s3, objs, IOTD_ARRAY_LEN(objs), 0, err) != IOTD_OK)
-        goto out;
-    int db_rc = iotd_db_begin(db);
-    if (db_rc == IOTD_OK)
-        db_rc = iotd_images_set_renditions(db, a, id, out->object_key, &t, &d, &old);
-    old.original = NULL; /* stays */
-    if (db_rc == IOTD_OK)
-        db_rc = request_deletions(db, &old);
-    if (db_rc == IOTD_OK)
-        db_rc = iotd_db_commit(db);
-    if (db_rc != IOTD_OK) {
-        iotd_db_rollback(db);
-        if (db_rc == IOTD_DECLINED) {
-            err->stage = IOTD_LIBRARY_SAVE;
-            snprintf(err->detail, sizeof err->detail, "the image was removed or its file replaced meanwhile");
-            fail(err, 409, "", "The image changed while its renditions were made.");
+    rc = fetch_original(s3, cfg, out->object_key, &body, err);
+    if (rc == IOTD_OK) {
+        iotd_renditions job;
+        char why[IOTD_RENDITIONS_ERR_LEN];
+        int started = iotd_renditions_start(&job, cfg, &body, why, sizeof why);
+        if (started != IOTD_OK) {
+            rc = renditions_failed(err, started, why);
         } else {
-            db_failure(err, db_rc);
+            rc = store_renditions(db, s3, a, out, &job, err);
+            iotd_renditions_free(&job);
         }
-        const char *stored[] = {t.key, d.key};
-        err->object_kept = discard_keys(db, s3, stored, IOTD_ARRAY_LEN(stored), why, sizeof why) != IOTD_OK;
-        goto out;
     }
-    out->thumb = t;
-    out->display = d;
-    err->object_kept = discard_image_keys(db, s3, &old, err->detail, sizeof err->detail) != IOTD_OK;
-    rc = IOTD_OK;
-out:
     iotd_spool_close(&body);
-    iotd_renditions_free(&job);
-    return rc;
+    if (rc == IOTD_OK)
+        rc = record_renditions(db, s3, a, out, err);
+    return rc == IOTD_OK ? IOTD_OK : IOTD_ERROR;
+}
+
+int iotd_library_retry_stale(iotd_db *db, iotd_s3 *s3, const iotd_config *cfg, iotd_arena *a, long retry_s,
+                             long long *id, iotd_library_error *err)
+{
+    int gave_up = 0;
+    int rc = iotd_images_claim_stale(db, retry_s, IOTD_LIBRARY_ATTEMPTS, id, &gave_up);
+    if (rc != IOTD_OK)
+        return rc;
+    if (gave_up) {
+        iotd_log(IOTD_LOG_WARN, "image %lld could not be made into renditions in %d attempts; marked failed",
+                 *id, IOTD_LIBRARY_ATTEMPTS);
+        return IOTD_OK;
+    }
+    iotd_log(IOTD_LOG_INFO, "image %lld was still processing after %ld s; making its renditions again", *id,
+             retry_s);
+    iotd_image img;
+    rc = iotd_library_rebuild(db, s3, cfg, a, *id, &img, err);
+    if (rc == IOTD_ERROR && err->status != 409)
+        processing_failed(db, &img, err);
+    return rc == IOTD_DECLINED ? IOTD_OK : rc; /* deleted meanwhile: nothing left to do */
 }

@@ -68,6 +68,29 @@ int iotd_library_check_date(const char *date, iotd_library_error *err);
  * field feature_date. */
 int iotd_library_add(iotd_db *db, iotd_s3 *s3, const iotd_config *cfg, iotd_arena *a, const iotd_spool *file,
                      const iotd_library_text *text, iotd_image *out, iotd_library_error *err);
+/* An image added while its renditions are still being made. */
+typedef struct iotd_library_pending {
+    iotd_image image; /* the row as inserted; strings in the caller's arena */
+    int running;      /* iotd_library_add_finish is still to come */
+} iotd_library_pending;
+
+/* A new image, answered before its renditions exist: checked, the
+ * original stored and the row inserted as processing (on no public page
+ * yet). IOTD_OK with p->running: call iotd_library_add_finish with the
+ * same file once the editor has the answer. A file whose headers are not those of
+ * an image we take goes through iotd_library_add instead, to be refused
+ * with the renderer's own words (p->running 0). Failures as
+ * iotd_library_add: nothing stays stored. */
+int iotd_library_add_start(iotd_db *db, iotd_s3 *s3, const iotd_config *cfg, iotd_arena *a,
+                           const iotd_spool *file, const iotd_library_text *text, iotd_library_pending *p,
+                           iotd_library_error *err);
+/* Makes the renditions, stores them and ends the row's processing. A
+ * file the renderer refuses fails the row with the reason, for the editor;
+ * any other failure leaves it processing, and a worker takes it up again
+ * later (iotd_library_retry_stale). */
+int iotd_library_add_finish(iotd_db *db, iotd_s3 *s3, const iotd_config *cfg, iotd_arena *a,
+                            const iotd_spool *file, iotd_library_pending *p, iotd_library_error *err);
+
 /* Name, tagline and date, and optionally a new file (upload may be NULL or empty):
  * the new objects are stored first, the row updated and the old objects
  * recorded for deletion in one transaction, then the old objects removed. */
@@ -86,6 +109,14 @@ int iotd_library_remove(iotd_db *db, iotd_s3 *s3, iotd_arena *a, long long id, i
  * out is the row with its new renditions. DECLINED: no such image. */
 int iotd_library_rebuild(iotd_db *db, iotd_s3 *s3, const iotd_config *cfg, iotd_arena *a, long long id,
                          iotd_image *out, iotd_library_error *err);
+#define IOTD_LIBRARY_ATTEMPTS 3 /* tries at an image's renditions before it fails */
+
+/* Takes up the oldest image still processing retry_s seconds after its
+ * attempt began (the worker making its renditions died) and rebuilds it;
+ * after IOTD_LIBRARY_ATTEMPTS the row fails instead. IOTD_OK with *id
+ * when one was taken up; IOTD_DECLINED when none waits. */
+int iotd_library_retry_stale(iotd_db *db, iotd_s3 *s3, const iotd_config *cfg, iotd_arena *a, long retry_s,
+                             long long *id, iotd_library_error *err);
 /* Deletes an object whose row is gone and forgets its deletion record;
  * IOTD_OK, or IOTD_AGAIN when it failed and is recorded for iotd gc
  * (the cause in detail). */

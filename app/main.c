@@ -133,8 +133,8 @@ static int cmd_serve(int argc, char **argv)
 /* iotd worker --slots-dir DIR --role page|admin: one worker of the pool,
  * started by iotd-master with the listening socket on descriptor 3 and the
  * ready pipe on descriptor 4. The role names the socket it serves and is
- * there to be seen (ps, the tests); the worker itself does the same either
- * way. Not for use by hand. */
+ * there to be seen (ps, the tests); the workers that take uploads also take
+ * up images left processing. Not for use by hand. */
 static int cmd_worker(int argc, char **argv)
 {
     if (argc != 6 || strcmp(argv[2], "--slots-dir") != 0 || strcmp(argv[4], "--role") != 0 ||
@@ -158,7 +158,9 @@ static int cmd_worker(int argc, char **argv)
         iotd_tpl_set_free(views);
         return 1;
     }
-    iotd_worker_args args = {&cfg, views, WORKER_FD_LISTEN, WORKER_FD_READY};
+    /* uploads go to the admin workers, or to every worker when there is no admin socket */
+    int takes_uploads = strcmp(argv[5], "admin") == 0 || !cfg.admin_listen[0];
+    iotd_worker_args args = {&cfg, views, WORKER_FD_LISTEN, WORKER_FD_READY, takes_uploads};
     int rc = iotd_worker_run(&args);
     iotd_tpl_set_free(views);
     curl_global_cleanup();

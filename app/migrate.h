@@ -9,7 +9,7 @@
 #include "db.h"
 
 /* The schema this build needs; iotd serve refuses an older one. */
-#define IOTD_SCHEMA_VERSION 4
+#define IOTD_SCHEMA_VERSION 5
 
 /* Applies every pending migration from dir under an advisory lock, each in
  * its own transaction; reports progress to out. Re-running is a no-op. */

@@ -24,6 +24,12 @@
  *
  * Public pages are answered from the worker's page cache when nothing they
  * show changed (pagecache.c); the handler runs otherwise.
+ *
+ * A handler may leave work for after its answer (ctx->after: an upload's
+ * renditions); it runs once the connection is finished, so the editor is
+ * not kept waiting for it. The workers that take uploads also look now and
+ * then for images whose renditions a dead worker never made, and make them
+ * (iotd_library_retry_stale).
  */
 #include "worker.h"
 
@@ -46,6 +52,7 @@
 #include <unistd.h>
 
 #include "iotd.h"
+#include "library.h"
 #include "log.h"
 #include "migrate.h"
 #include "pagecache.h"
@@ -72,6 +79,10 @@
 /* After a request body this large (an upload), freed memory goes back to the
  * system, so one upload does not leave a worker tens of MB larger. */
 #define WORKER_TRIM_AFTER_BODY_BYTES (1024 * 1024)
+/* How often a worker that takes uploads looks for images left processing:
+ * a quarter of IOTD_RENDER_RETRY, within these bounds. */
+#define WORKER_RETRY_CHECK_MIN_MS 1000
+#define WORKER_RETRY_CHECK_MAX_MS 5000
 
 /* Signal state: the only mutable statics in the worker. The handler sets
  * the flag and writes a byte to a pipe that epoll watches, so a stop that
@@ -204,6 +215,8 @@ static void serve_one(iotd_ctx *ctx, FCGX_Request *fr, iotd_buf *head)
     ctx->nparams = 0;
     ctx->read_body = read_fcgi_body;
     ctx->body_ud = fr;
+    ctx->after = NULL;
+    ctx->after_ud = NULL;
 
     if (iotd_request_init(&req, ctx->arena, fr->envp) != IOTD_OK) {
         ctx->route = "bad_request";
@@ -388,6 +401,60 @@ static void serve_conn(worker_loop *lp, int i, iotd_ctx *ctx, iotd_buf *head)
     FCGX_Finish_r(&c->fr); /* closes the connection unless it is kept */
     if (c->fr.ipcFd < 0)
         conn_release(lp, i);
+    if (ctx->after) { /* the answer is on its way */
+        void (*after)(iotd_ctx *, void *) = ctx->after;
+        ctx->after = NULL;
+        after(ctx, ctx->after_ud);
+    }
+}
+
+static long retry_check_ms(const iotd_config *cfg)
+{
+    long ms = cfg->render_retry * 1000 / 4;
+    return ms < WORKER_RETRY_CHECK_MIN_MS   ? WORKER_RETRY_CHECK_MIN_MS
+           : ms > WORKER_RETRY_CHECK_MAX_MS ? WORKER_RETRY_CHECK_MAX_MS
+                                            : ms;
+}
+
+static long ms_until(const struct timespec *when)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (long)(when->tv_sec - now.tv_sec) * 1000 + (when->tv_nsec - now.tv_nsec) / 1000000;
+}
+
+static void set_after_ms(struct timespec *when, long ms)
+{
+    clock_gettime(CLOCK_MONOTONIC, when);
+    when->tv_sec += ms / 1000;
+    when->tv_nsec += (ms % 1000) * 1000000;
+    if (when->tv_nsec >= 1000000000) {
+        when->tv_sec++;
+        when->tv_nsec -= 1000000000;
+    }
+}
+
+/* Takes up one image left processing, when an upload slot is free (its
+ * renditions cost what an upload's do). */
+static void retry_stale(iotd_ctx *ctx)
+{
+    const iotd_config *cfg = ctx->cfg;
+    if (iotd_worker_db_ready(ctx) != IOTD_OK)
+        return;
+    int slot = -1;
+    if (cfg->upload_slots_dir[0] &&
+        (slot = iotd_slot_take(cfg->upload_slots_dir, IOTD_SLOT_UPLOAD, cfg->upload_slots)) < 0)
+        return;
+    iotd_arena_reset(ctx->arena);
+    long long id = 0;
+    iotd_library_error err = IOTD_LIBRARY_ERROR_INIT;
+    int rc = iotd_library_retry_stale(ctx->db, ctx->s3, cfg, ctx->arena, cfg->render_retry, &id, &err);
+    if (rc == IOTD_OK)
+        iotd_pagecache_changed(ctx->pages);
+    else if (rc != IOTD_DECLINED)
+        iotd_log(IOTD_LOG_WARN, "taking up images left processing failed%s%s", err.detail[0] ? ": " : "",
+                 err.detail);
+    iotd_slot_give(slot);
 }
 
 static void dispatch(worker_loop *lp, const struct epoll_event *ev, iotd_ctx *ctx, iotd_buf *head,
@@ -505,8 +572,20 @@ int iotd_worker_run(const iotd_worker_args *args)
         close(args->ready_fd);
     }
     struct epoll_event evs[WORKER_EVENTS];
+    struct timespec next_retry;
+    set_after_ms(&next_retry, retry_check_ms(args->cfg));
     while (!worker_stop) {
-        int n = epoll_wait(loop.epfd, evs, WORKER_EVENTS, -1);
+        int timeout = -1;
+        if (args->retries) {
+            long left = ms_until(&next_retry);
+            if (left <= 0) {
+                retry_stale(&ctx);
+                set_after_ms(&next_retry, retry_check_ms(args->cfg));
+                continue;
+            }
+            timeout = (int)left;
+        }
+        int n = epoll_wait(loop.epfd, evs, WORKER_EVENTS, timeout);
         if (n < 0) {
             if (errno != EINTR) {
                 iotd_log(IOTD_LOG_ERROR, "epoll_wait failed: %s", strerror(errno));

@@ -17,6 +17,8 @@ typedef struct iotd_worker_args {
     const iotd_tpl_set *views;
     int listen_fd; /* the master's FastCGI socket */
     int ready_fd;  /* pipe to the master: our pid is written once we are ready; -1 for none */
+    int retries;   /* takes up images left processing (iotd_library_retry_stale): the workers that
+                      take uploads */
 } iotd_worker_args;
 
 /* Runs the accept loop; returns the process exit status. */

@@ -29,7 +29,8 @@
 #define MAX_COOKIES 8
 #define PASSWORD "admin-test-password-4711"
 #define MB (1024L * 1024L)
-#define UPLOAD_LIMIT_MB 20 /* the stack's IOTD_MAX_UPLOAD_MB */
+#define UPLOAD_LIMIT_MB 20       /* the stack's IOTD_MAX_UPLOAD_MB */
+#define PROCESSING_WAIT_MS 60000 /* renditions made after the answer, under sanitizers too */
 
 static const char *base_url;
 static const char *iotd_bin;
@@ -442,6 +443,29 @@ static char *image_column(long long id, const char *column)
     return v;
 }
 
+/* Waits until image id is no longer processing (its renditions are made
+ * after the upload is answered); returns its processing_error, "" when
+ * none (malloc'd). */
+static char *wait_processed(long long id)
+{
+    for (int i = 0; i < PROCESSING_WAIT_MS / 50; i++) {
+        char *v = image_column(id, "coalesce(processing_error, '') || (processing_since IS NULL)::text");
+        size_t n = strlen(v);
+        if (n >= 4 && strcmp(v + n - 4, "true") == 0) {
+            v[n - 4] = '\0';
+            return v;
+        }
+        if (n >= 5 && strcmp(v + n - 5, "false") == 0 && n > 5) { /* failed: stays processing */
+            v[n - 5] = '\0';
+            return v;
+        }
+        free(v);
+        usleep(50 * 1000);
+    }
+    ck_abort_msg("image %lld still processing after %d ms", id, PROCESSING_WAIT_MS);
+    return NULL;
+}
+
 static long long image_count(void)
 {
     return sql_count("SELECT count(*) FROM images", 0, NULL);
@@ -588,6 +612,9 @@ static long long upload(browser *b, const char *name, const char *tagline, const
     http_free(&r);
     long long id = image_id(name);
     ck_assert_int_gt(id, 0);
+    char *failed = wait_processed(id);
+    ck_assert_msg(failed[0] == '\0', "upload %s failed: %s", name, failed);
+    free(failed);
     return id;
 }
 
@@ -1647,6 +1674,115 @@ START_TEST(test_edit_rename_and_replace)
 }
 END_TEST
 
+/* A PNG whose chunks are all well formed but whose pixel data does not
+ * inflate: its headers pass every check made before the answer, and only
+ * decoding it fails. */
+static blob undecodable_png(void)
+{
+    char path[512], cmd[1536];
+    snprintf(path, sizeof path, "%s/undecodable.png", tmpdir);
+    snprintf(cmd, sizeof cmd,
+             "python3 -c 'import struct, sys, zlib\n"
+             "def chunk(t, d): return struct.pack(\">I\", len(d)) + t + d + struct.pack(\">I\", "
+             "zlib.crc32(t + d))\n"
+             "ihdr = struct.pack(\">IIBBBBB\", 64, 48, 8, 2, 0, 0, 0)\n"
+             "idat = bytes((i * 37 + 11) %% 256 for i in range(256))\n"
+             "open(sys.argv[1], \"wb\").write(b\"\\x89PNG\\r\\n\\x1a\\n\" + chunk(b\"IHDR\", ihdr) + "
+             "chunk(b\"IDAT\", idat) + chunk(b\"IEND\", b\"\"))' '%s'",
+             path);
+    ck_assert_msg(system(cmd) == 0, "python3 failed: %s", cmd);
+    return read_file(path);
+}
+
+/* The list row of image id (from its edit link to the end of the row). */
+static const char *list_row(const http_result *list, long long id)
+{
+    char edit[96];
+    snprintf(edit, sizeof edit, "<a href=\"/admin/images/%lld/edit\">", id);
+    const char *row = strstr(list->body.data, edit);
+    ck_assert_msg(row != NULL, "image %lld not on the list: %s", id, list->body.data);
+    return row;
+}
+
+/* The thumbnail cell before image id's name on the list. */
+static int cell_before(const http_result *list, long long id, const char *needle)
+{
+    const char *row = list_row(list, id);
+    const char *cell = row;
+    while (cell > list->body.data && strncmp(cell, "<td class=\"thumb\">", 18) != 0)
+        cell--;
+    const char *hit = strstr(cell, needle);
+    return hit != NULL && hit < row;
+}
+
+/* An upload is answered once its original is stored; the renditions are
+ * made after. Until they are, the admin lists it as processing (and the
+ * list loads itself again); a file that cannot be decoded is accepted,
+ * then fails with the renderer's reason for the editor; an image left
+ * processing by a worker that died is taken up again by another. */
+START_TEST(test_renditions_after_the_answer)
+{
+    browser a = {0};
+    signin(&a, user_a);
+    char name[128];
+    mkname(name, sizeof name, "Undecodable");
+    blob bad = undecodable_png();
+    char *csrf = csrf_of(&a, "/admin/images/new");
+    file_part f = {"u.png", "image/png", bad.data, bad.len};
+    http_result r = post_image(&a, "/admin/images/new", csrf, name, "", &f, NULL);
+    free(csrf);
+    ck_assert_msg(r.status == 303, "%ld %s", r.status, r.body.data);
+    http_free(&r);
+    long long bad_id = image_id(name);
+    ck_assert_int_gt(bad_id, 0);
+    char *why = wait_processed(bad_id);
+    ck_assert_msg(why[0] != '\0', "an undecodable PNG was made into renditions");
+    http_result list = get(&a, "/admin/");
+    ck_assert(cell_before(&list, bad_id, "<span class=\"processing failed\">Failed</span>"));
+    ck_assert_msg(has(&list, why), "no '%s' on the list", why);
+    ck_assert(!cell_before(&list, bad_id, "data-processing")); /* a failed image: no reloading */
+    http_free(&list);
+    free(why);
+    char *thumb = image_column(bad_id, "coalesce(thumb_key, '')");
+    ck_assert_str_eq(thumb, ""); /* nothing was made */
+    free(thumb);
+    free(bad.data);
+
+    /* a good image, then as if its worker had died before the renditions */
+    mkname(name, sizeof name, "Left processing");
+    blob png = make_image("png", 30, 20, "orange");
+    long long id = upload(&a, name, "", &png, "l.png", "image/png");
+    free(png.data);
+    char idbuf[24];
+    snprintf(idbuf, sizeof idbuf, "%lld", id);
+    const char *p[] = {idbuf};
+    free(sql_value("UPDATE images SET thumb_key = NULL, thumb_width = NULL, thumb_height = NULL,"
+                   " display_key = NULL, display_width = NULL, display_height = NULL,"
+                   " processing_since = now(), processing_attempts = 1 WHERE id = $1::bigint RETURNING id",
+                   1, p));
+    list = get(&a, "/admin/");
+    ck_assert(cell_before(&list, id, "<span class=\"processing\" data-processing>Processing…</span>"));
+    ck_assert(has(&list, "Not on the site until it is processed."));
+    http_free(&list);
+    /* within IOTD_RENDER_RETRY nothing happens; after it, a worker takes it up */
+    free(sql_value("UPDATE images SET processing_since = now() - interval '1 day' WHERE id = $1::bigint"
+                   " RETURNING id",
+                   1, p));
+    char *again = wait_processed(id);
+    ck_assert_str_eq(again, "");
+    free(again);
+    char *attempts = image_column(id, "processing_attempts");
+    ck_assert_str_eq(attempts, "2");
+    free(attempts);
+    thumb = image_column(id, "coalesce(thumb_key, '')");
+    ck_assert_msg(thumb[0] != '\0', "no thumbnail after the retry");
+    free(thumb);
+    list = get(&a, "/admin/");
+    ck_assert(cell_before(&list, id, "<img src=\""));
+    http_free(&list);
+}
+END_TEST
+
 START_TEST(test_delete)
 {
     browser a = {0};
@@ -1861,6 +1997,7 @@ int main(void)
     tcase_add_test(tc, test_flash_once);
     tcase_add_test(tc, test_edit_rename_and_replace);
     tcase_add_test(tc, test_delete);
+    tcase_add_test(tc, test_renditions_after_the_answer);
     tcase_add_test(tc, test_security_headers);
     tcase_add_test(tc, test_throttle_known_username);
     tcase_add_test(tc, test_throttle_unknown_username);

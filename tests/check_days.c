@@ -20,6 +20,7 @@
 #include "arena.h"
 #include "days.h"
 #include "db.h"
+#include "images.h"
 #include "iotd.h"
 
 #define KIRITIMATI "Pacific/Kiritimati"
@@ -162,6 +163,84 @@ START_TEST(test_first_day_and_neighbours)
 }
 END_TEST
 
+/* An image whose renditions are still being made (or could not be) is on
+ * no public page: not as its day's image, not as the latest upload, not
+ * as the first day; once ready it is. */
+START_TEST(test_processing_images_are_not_public)
+{
+    reset();
+    add("Q", "2020-06-16 12:00:00+00", "2020-06-17");
+    add("R", "2020-06-01 12:00:00+00", NULL);
+    sql_do("UPDATE images SET processing_since = now(), processing_attempts = 1 WHERE name IN ('Q', 'R')");
+    const char *const processing[][2] = {{"10", "P"}, {"16", "N1"}, {"17", "N1"}, {"18", "S"}, {"19", "N1"}};
+    expect("UTC", processing, IOTD_ARRAY_LEN(processing));
+    ck_assert_str_eq(image_of("2020-06-01", "UTC"), "DECLINED"); /* R does not move the first day */
+    iotd_image latest;
+    sql_do("UPDATE images SET uploaded_at = '2030-01-01 00:00:00+00' WHERE name = 'Q'");
+    ck_assert_int_eq(iotd_images_latest(db, arena, &latest), IOTD_OK);
+    ck_assert_str_eq(latest.name, "N2");
+
+    /* failed: still not public; the admin sees why */
+    ck_assert_int_eq(iotd_images_set_failed(
+                         db, strtoll(sql_value("SELECT id FROM images WHERE name = 'Q'", NULL), NULL, 10),
+                         "images/Q.jpg", "The file is not a valid image."),
+                     IOTD_OK);
+    ck_assert_str_eq(sql_value("SELECT processing_error FROM images WHERE name = 'Q'", NULL),
+                     "The file is not a valid image.");
+    ck_assert_str_eq(image_of("2020-06-17", "UTC"), "N1");
+    /* a row not processing cannot fail, nor one whose file changed */
+    long long n1 = strtoll(sql_value("SELECT id FROM images WHERE name = 'N1'", NULL), NULL, 10);
+    ck_assert_int_eq(iotd_images_set_failed(db, n1, "images/N1.jpg", "no"), IOTD_DECLINED);
+    long long r = strtoll(sql_value("SELECT id FROM images WHERE name = 'R'", NULL), NULL, 10);
+    ck_assert_int_eq(iotd_images_set_failed(db, r, "images/other.jpg", "no"), IOTD_DECLINED);
+
+    /* ready: public again */
+    sql_do("UPDATE images SET uploaded_at = '2020-06-16 12:00:00+00' WHERE name = 'Q'");
+    sql_do("UPDATE images SET processing_since = NULL, processing_error = NULL");
+    const char *const ready[][2] = {{"16", "N1"}, {"17", "Q"}, {"18", "S"}};
+    expect("UTC", ready, IOTD_ARRAY_LEN(ready));
+    ck_assert_str_eq(image_of("2020-06-01", "UTC"), "R");
+}
+END_TEST
+
+/* Images left processing are taken up one at a time, oldest first, never
+ * twice at once, and fail after the last attempt. */
+START_TEST(test_claiming_stale_processing_images)
+{
+    reset();
+    long long id = 0;
+    int gave_up = -1;
+    ck_assert_int_eq(iotd_images_claim_stale(db, 60, 3, &id, &gave_up), IOTD_DECLINED); /* none */
+    sql_do("UPDATE images SET processing_since = now() - interval '10 minutes', processing_attempts = 1"
+           " WHERE name = 'N1'");
+    sql_do("UPDATE images SET processing_since = now() - interval '20 minutes', processing_attempts = 3"
+           " WHERE name = 'N2'");
+    sql_do("UPDATE images SET processing_since = now() - interval '30 seconds', processing_attempts = 1"
+           " WHERE name = 'P'"); /* still within its attempt */
+    long long n1 = strtoll(sql_value("SELECT id FROM images WHERE name = 'N1'", NULL), NULL, 10);
+    long long n2 = strtoll(sql_value("SELECT id FROM images WHERE name = 'N2'", NULL), NULL, 10);
+    /* N2, the oldest, has had its 3 attempts: it fails */
+    ck_assert_int_eq(iotd_images_claim_stale(db, 60, 3, &id, &gave_up), IOTD_OK);
+    ck_assert_int_eq(id, n2);
+    ck_assert_int_eq(gave_up, 1);
+    ck_assert(strstr(sql_value("SELECT processing_error FROM images WHERE name = 'N2'", NULL), "3 attempts"));
+    /* then N1: its attempt starts again now, so it is not taken twice */
+    ck_assert_int_eq(iotd_images_claim_stale(db, 60, 3, &id, &gave_up), IOTD_OK);
+    ck_assert_int_eq(id, n1);
+    ck_assert_int_eq(gave_up, 0);
+    ck_assert_str_eq(sql_value("SELECT processing_attempts FROM images WHERE name = 'N1'", NULL), "2");
+    ck_assert_str_eq(sql_value("SELECT processing_since > now() - interval '5 seconds' FROM images"
+                               " WHERE name = 'N1'",
+                               NULL),
+                     "t");
+    ck_assert_int_eq(iotd_images_claim_stale(db, 60, 3, &id, &gave_up), IOTD_DECLINED);
+    /* P's attempt is younger than the limit */
+    ck_assert_int_eq(iotd_images_claim_stale(db, 3600, 3, &id, &gave_up), IOTD_DECLINED);
+    ck_assert_int_eq(iotd_images_claim_stale(db, 10, 3, &id, &gave_up), IOTD_OK);
+    ck_assert_int_eq(id, strtoll(sql_value("SELECT id FROM images WHERE name = 'P'", NULL), NULL, 10));
+}
+END_TEST
+
 START_TEST(test_today_and_future)
 {
     reset();
@@ -295,6 +374,8 @@ int main(void)
             tcase_add_test(tc, test_pago_pago);
             tcase_add_test(tc, test_first_day_and_neighbours);
             tcase_add_test(tc, test_today_and_future);
+            tcase_add_test(tc, test_processing_images_are_not_public);
+            tcase_add_test(tc, test_claiming_stale_processing_images);
             tcase_add_test(tc, test_empty_and_invalid);
             tcase_add_test(tc, test_range);
             suite_add_tcase(s, tc);

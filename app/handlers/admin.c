@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "admin.h"
 #include "handlers.h"
@@ -86,6 +87,8 @@ static json_object *image_json(iotd_ctx *ctx, const iotd_image *img)
     json_object_object_add(o, "url", json_object_new_string(url ? url : ""));
     const char *thumb_url = iotd_media_rendition_url(ctx, img, IOTD_MEDIA_THUMB);
     json_object_object_add(o, "thumb_url", json_object_new_string(thumb_url ? thumb_url : ""));
+    json_object_object_add(o, "processing", json_object_new_boolean(img->processing));
+    json_object_object_add(o, "processing_error", json_object_new_string(img->processing_error));
     json_object_object_add(o, "width", json_object_new_int(img->width));
     json_object_object_add(o, "height", json_object_new_int(img->height));
     json_object_object_add(o, "uploaded_at", json_object_new_string(img->uploaded_at));
@@ -246,31 +249,69 @@ static const char *quoted(iotd_ctx *ctx, const char *name, const char *verb)
     return m ? m : "Done.";
 }
 
+static long ms_between(const struct timespec *a, const struct timespec *b)
+{
+    return (long)(b->tv_sec - a->tv_sec) * 1000 + (b->tv_nsec - a->tv_nsec) / 1000000;
+}
+
+/* An upload answered before its renditions were made: they are finished
+ * after the answer, holding the upload slot until then. */
+typedef struct upload_after {
+    iotd_library_pending pending;
+    iotd_upload up;
+    int slot;
+} upload_after;
+
+static void finish_upload(iotd_ctx *ctx, void *ud)
+{
+    upload_after *u = ud;
+    iotd_library_error err = IOTD_LIBRARY_ERROR_INIT;
+    if (iotd_library_add_finish(ctx->db, ctx->s3, ctx->cfg, ctx->arena, &u->up.file, &u->pending, &err) ==
+        IOTD_OK)
+        iotd_log(IOTD_LOG_INFO, "image %lld is ready", u->pending.image.id);
+    iotd_pagecache_changed(ctx->pages);
+    iotd_upload_free(&u->up);
+    iotd_slot_give(u->slot);
+}
+
 int iotd_handle_admin_create(iotd_ctx *ctx)
 {
     iotd_session s;
     if (require_session(ctx, &s) != IOTD_OK)
         return IOTD_OK;
-    int slot;
-    if (take_upload_slot(ctx, &slot) != IOTD_OK)
+    upload_after *u = iotd_arena_calloc(ctx->arena, 1, sizeof *u);
+    if (!u)
+        return iotd_view_error(ctx, 500, NULL);
+    if (take_upload_slot(ctx, &u->slot) != IOTD_OK)
         return IOTD_OK;
-    iotd_upload up;
-    if (read_image_form(ctx, &s, &up) != IOTD_OK) {
-        iotd_upload_free(&up);
-        iotd_slot_give(slot);
+    struct timespec t0, t1, t2;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    if (read_image_form(ctx, &s, &u->up) != IOTD_OK) {
+        iotd_upload_free(&u->up);
+        iotd_slot_give(u->slot);
         return IOTD_OK;
     }
-    iotd_image img;
     iotd_library_error err = IOTD_LIBRARY_ERROR_INIT;
-    iotd_library_text text = {up.name, up.tagline, up.feature_date};
-    int rc = iotd_library_add(ctx->db, ctx->s3, ctx->cfg, ctx->arena, &up.file, &text, &img, &err);
+    iotd_library_text text = {u->up.name, u->up.tagline, u->up.feature_date};
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    int rc =
+        iotd_library_add_start(ctx->db, ctx->s3, ctx->cfg, ctx->arena, &u->up.file, &text, &u->pending, &err);
     iotd_pagecache_changed(ctx->pages); /* whatever happened: a commit is possible */
-    iotd_upload_free(&up);
-    iotd_slot_give(slot);
+    clock_gettime(CLOCK_MONOTONIC, &t2);
+    if (rc != IOTD_OK || !u->pending.running) {
+        iotd_upload_free(&u->up);
+        iotd_slot_give(u->slot);
+    } else {
+        ctx->after = finish_upload;
+        ctx->after_ud = u;
+    }
     if (rc != IOTD_OK)
         return image_form(ctx, &s, err.status, NULL, &text, &err);
-    iotd_log(IOTD_LOG_INFO, "editor %s added image %lld", s.username, img.id);
-    (void)iotd_admin_flash(ctx, quoted(ctx, img.name, "added"));
+    const iotd_image *img = &u->pending.image;
+    iotd_log(IOTD_LOG_INFO, "editor %s added image %lld (%.1f MB: read in %ld ms, stored in %ld ms)",
+             s.username, img->id, (double)img->byte_size / (1024 * 1024), ms_between(&t0, &t1),
+             ms_between(&t1, &t2));
+    (void)iotd_admin_flash(ctx, quoted(ctx, img->name, "added"));
     return iotd_admin_redirect(ctx, "/admin/");
 }
 

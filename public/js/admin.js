@@ -1,6 +1,7 @@
 // iotd admin: a preview of the chosen image before sending, a progress bar
 // while it uploads, and a few automatic retries when the server answers 503
-// with Retry-After (every upload slot busy). The forms work without this
+// with Retry-After (every upload slot busy); the list loads itself again
+// while an image on it is being processed. The pages work without this
 // script too.
 "use strict";
 
@@ -86,6 +87,13 @@ function initImageForm(form) {
   }
 }
 
+// An image just uploaded is listed while its renditions are made (a second
+// or two): the list shows its thumbnail once they are.
+const PROCESSING_RELOAD_MS = 2000;
+
 document.addEventListener('DOMContentLoaded', () => {
   document.querySelectorAll('form.image-form').forEach(initImageForm);
+  if (document.querySelector('[data-processing]')) {
+    window.setTimeout(() => window.location.reload(), PROCESSING_RELOAD_MS);
+  }
 });
