@@ -30,6 +30,12 @@
 #define TAGLINE_SHORT_CHARS 80
 #define UPLOAD_BUSY_RETRY_MIN_S 3    /* Retry-After for an upload turned away: 3 s ... */
 #define UPLOAD_BUSY_RETRY_SPREAD_S 6 /* ... to 9 s */
+/* An upload waits this long for a slot before it is turned away: about
+ * the time one upload's renditions take, which hold a slot after the
+ * answer, so an editor sending images one after another is never told
+ * to wait. */
+#define UPLOAD_SLOT_WAIT_MS 3000
+#define UPLOAD_SLOT_POLL_MS 25
 
 /* Signs the editor in or sends them to the sign-in page. IOTD_OK when the
  * handler may go on; otherwise the response is complete. */
@@ -213,9 +219,15 @@ static int take_upload_slot(iotd_ctx *ctx, int *fd)
     *fd = -1;
     if (!ctx->cfg->upload_slots_dir[0])
         return IOTD_OK;
-    *fd = iotd_slot_take(ctx->cfg->upload_slots_dir, IOTD_SLOT_UPLOAD, ctx->cfg->upload_slots);
-    if (*fd >= 0)
-        return IOTD_OK;
+    for (int waited = 0;; waited += UPLOAD_SLOT_POLL_MS) {
+        *fd = iotd_slot_take(ctx->cfg->upload_slots_dir, IOTD_SLOT_UPLOAD, ctx->cfg->upload_slots);
+        if (*fd >= 0)
+            return IOTD_OK;
+        if (waited >= UPLOAD_SLOT_WAIT_MS)
+            break;
+        struct timespec pause = {0, UPLOAD_SLOT_POLL_MS * 1000000L};
+        nanosleep(&pause, NULL);
+    }
     /* A spread of pauses, so the uploads turned away together (and sent
      * again by the admin page) do not all come back at the same moment. */
     unsigned char r = 0;

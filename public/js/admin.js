@@ -87,11 +87,11 @@ function initImageForm(form) {
   }
 }
 
-// An image just uploaded is listed while its renditions are made (a second
-// or two): the list shows its thumbnail once they are.
-const PROCESSING_RELOAD_MS = 2000;
-
 document.addEventListener('DOMContentLoaded', () => {
+  // inside the function, as above: an image just uploaded is listed while
+  // its renditions are made (a second or two); the list shows its
+  // thumbnail once they are
+  const PROCESSING_RELOAD_MS = 2000;
   document.querySelectorAll('form.image-form').forEach(initImageForm);
   if (document.querySelector('[data-processing]')) {
     window.setTimeout(() => window.location.reload(), PROCESSING_RELOAD_MS);

@@ -377,8 +377,17 @@ async function flow(browser) {
     expect(m, `edit link '${href}'`);
     imageId = m[1];
     console.log(`# image id ${imageId}`);
+    // the upload was answered before its renditions were made: until they
+    // are, the row says "Processing…" and the list loads itself again
+    const cell = page.locator('table.images tbody tr', { has: page.locator(`a[href="/admin/images/${imageId}/edit"]`) })
+      .locator('td.thumb');
+    const state = (await cell.textContent()).trim();
+    expect(state === 'Processing…' || (await cell.locator('img').count()) === 1, `thumbnail cell '${state}'`);
+    await cell.locator('img').waitFor({ state: 'visible', timeout: STEP_TIMEOUT_MS });
+    await page.waitForLoadState('load');
+    console.log(`# the list showed ${state ? `'${state}', then ` : ''}the thumbnail`);
     // the list shows the 400 px thumbnail rendition, same shape as the upload
-    const thumb = await decodedSize(first.locator('td.thumb img'));
+    const thumb = await decodedSize(cell.locator('img'));
     const shape = IMAGE_WIDTH / IMAGE_HEIGHT;
     expect(Math.max(thumb.w, thumb.h) === Math.min(400, Math.max(IMAGE_WIDTH, IMAGE_HEIGHT)) &&
            Math.abs(thumb.w / thumb.h - shape) / shape < 0.02, `thumbnail decoded as ${thumb.w}x${thumb.h}`);

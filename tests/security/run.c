@@ -581,6 +581,20 @@ static char *image_col(long long id, const char *col)
     return sql1(q, ids);
 }
 
+/* Waits until image id's renditions are made (after the upload was
+ * answered) or have failed, at most a minute. */
+static void wait_processed(long long id)
+{
+    for (int i = 0; i < 1200; i++) {
+        char *v = image_col(id, "processing_since IS NULL OR processing_error IS NOT NULL");
+        int done = !v || strcmp(v, "true") == 0;
+        free(v);
+        if (done)
+            return;
+        usleep(50 * 1000);
+    }
+}
+
 static int image_exists(long long id)
 {
     char *v = image_col(id, "id");
@@ -703,6 +717,8 @@ static long long upload(jar *j, const char *name, const char *tagline, const cha
     iotd_buf_free(&b);
     free(csrf);
     long long id = r.status == 303 ? image_id(name) : 0;
+    if (id > 0)
+        wait_processed(id);
     if (out)
         *out = r;
     else
@@ -824,7 +840,17 @@ static void xss_pass(const blob *png)
         check_xss(i == 0 ? "stored name, tagline (list + flash)" : "stored name, tagline", path, &r);
         res_free(&r);
     }
-    /* the image has no feature date, so it is today's image on the public pages */
+    /* the image has no feature date, so it is today's image on the public
+     * pages, once its renditions are made and the pages' caches have heard
+     * of it (NOTIFY, just after the commit) */
+    for (int i = 0; i < 100; i++) {
+        r = get(NULL, "/api/v1/today");
+        int shown = r.status == 200 && strstr(r.body.data, marker) != NULL;
+        res_free(&r);
+        if (shown)
+            break;
+        usleep(50 * 1000);
+    }
     r = get(NULL, "/");
     const char *d = strstr(r.body.data, "href=\"/day/");
     if (d)
