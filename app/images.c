@@ -314,7 +314,9 @@ static const iotd_db_stmt stmt_update_file = {
     "UPDATE images AS i SET object_key = $2, content_type = $3, byte_size = $4::bigint, width = $5::integer,"
     " height = $6::integer, thumb_key = nullif($7, ''), thumb_width = nullif($8, '')::integer,"
     " thumb_height = nullif($9, '')::integer, display_key = nullif($10, ''),"
-    " display_width = nullif($11, '')::integer, display_height = nullif($12, '')::integer, updated_at = now()"
+    " display_width = nullif($11, '')::integer, display_height = nullif($12, '')::integer, updated_at = "
+    "now(),"
+    " processing_since = NULL, processing_error = NULL"
     " FROM (SELECT id, object_key, thumb_key, display_key FROM images"
     " WHERE id = $1::bigint FOR UPDATE) AS old WHERE i.id = old.id"
     " RETURNING old.object_key, coalesce(old.thumb_key, ''), coalesce(old.display_key, '')",

@@ -107,7 +107,8 @@ int iotd_images_set_failed(iotd_db *db, long long id, const char *original_key, 
  * IOTD_DECLINED when no row is waiting. */
 int iotd_images_claim_stale(iotd_db *db, long retry_s, int max_attempts, long long *id, int *gave_up);
 /* Points the row at a new object and its renditions (file->thumb and
- * file->display); *old receives the previous keys. DECLINED: no such image. */
+ * file->display), which ends any processing of the old one; *old receives
+ * the previous keys. DECLINED: no such image. */
 int iotd_images_update_file(iotd_db *db, iotd_arena *a, long long id, const iotd_image *file,
                             iotd_image_keys *old);
 

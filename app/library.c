@@ -374,6 +374,19 @@ static void stored_keys(const iotd_image *file, iotd_image_keys *k)
     k->display = file->display.key;
 }
 
+/* Ends a transaction after the caller's statements (rc): records the
+ * objects deleted (may be NULL) and commits, or rolls back. */
+static int end_transaction(iotd_db *db, int rc, const iotd_image_keys *deleted)
+{
+    if (rc == IOTD_OK && deleted)
+        rc = request_deletions(db, deleted);
+    if (rc == IOTD_OK)
+        rc = iotd_db_commit(db);
+    if (rc != IOTD_OK)
+        iotd_db_rollback(db);
+    return rc;
+}
+
 static int db_failure(iotd_library_error *err, int rc)
 {
     err->stage = IOTD_LIBRARY_SAVE;
@@ -386,8 +399,10 @@ static int db_failure(iotd_library_error *err, int rc)
                     : "The change could not be saved. Please try again.");
 }
 
-int iotd_library_add(iotd_db *db, iotd_s3 *s3, const iotd_config *cfg, iotd_arena *a, const iotd_spool *file,
-                     const iotd_library_text *text, iotd_image *out, iotd_library_error *err)
+/* Checks a new image's text and date (trimmed into img) and that the
+ * database is there, before anything is stored. */
+static int check_new(iotd_db *db, iotd_arena *a, const iotd_library_text *text, iotd_image *img,
+                     iotd_library_error *err)
 {
     const char *name = text->name, *tagline = text->tagline,
                *date = text->feature_date ? text->feature_date : "";
@@ -399,24 +414,42 @@ int iotd_library_add(iotd_db *db, iotd_s3 *s3, const iotd_config *cfg, iotd_aren
         err->stage = IOTD_LIBRARY_CHECK; /* checked before anything was stored */
         return IOTD_ERROR;
     }
-    if (iotd_library_store_file(db, s3, cfg, a, file, out, err) != IOTD_OK)
-        return IOTD_ERROR;
-    out->name = name;
-    out->tagline = tagline;
-    out->feature_date = date;
-    int rc = iotd_images_insert(db, a, out);
-    if (rc != IOTD_OK) {
-        if (rc == IOTD_DECLINED)
-            date_taken(err, date);
-        else
-            db_failure(err, rc);
-        char why[128];
-        iotd_image_keys stored;
-        stored_keys(out, &stored);
-        err->object_kept = discard_image_keys(db, s3, &stored, why, sizeof why) != IOTD_OK;
-        return IOTD_ERROR;
-    }
+    img->name = name;
+    img->tagline = tagline;
+    img->feature_date = date;
     return IOTD_OK;
+}
+
+/* Inserts the row of img, whose objects are stored; they are deleted
+ * again when the insert fails. */
+static int insert_row(iotd_db *db, iotd_s3 *s3, iotd_arena *a, iotd_image *img, iotd_library_error *err)
+{
+    int rc = iotd_images_insert(db, a, img);
+    if (rc == IOTD_OK)
+        return IOTD_OK;
+    if (rc == IOTD_DECLINED)
+        date_taken(err, img->feature_date);
+    else
+        db_failure(err, rc);
+    char why[128];
+    iotd_image_keys stored;
+    stored_keys(img, &stored);
+    err->object_kept = discard_image_keys(db, s3, &stored, why, sizeof why) != IOTD_OK;
+    return IOTD_ERROR;
+}
+
+int iotd_library_add(iotd_db *db, iotd_s3 *s3, const iotd_config *cfg, iotd_arena *a, const iotd_spool *file,
+                     const iotd_library_text *text, iotd_image *out, iotd_library_error *err)
+{
+    iotd_image checked;
+    memset(&checked, 0, sizeof checked);
+    if (check_new(db, a, text, &checked, err) != IOTD_OK ||
+        iotd_library_store_file(db, s3, cfg, a, file, out, err) != IOTD_OK)
+        return IOTD_ERROR;
+    out->name = checked.name;
+    out->tagline = checked.tagline;
+    out->feature_date = checked.feature_date;
+    return insert_row(db, s3, a, out, err);
 }
 
 /* The image's type and size as its headers give them (the checks
@@ -445,16 +478,10 @@ int iotd_library_add_start(iotd_db *db, iotd_s3 *s3, const iotd_config *cfg, iot
     if (file->len > (size_t)cfg->max_upload_mb * LIBRARY_BYTES_PER_MB || file->len == 0 ||
         file_info(file, &info, why, sizeof why) != IOTD_OK) /* refused with the renderer's words */
         return iotd_library_add(db, s3, cfg, a, file, text, &p->image, err);
-    const char *name = text->name, *tagline = text->tagline,
-               *date = text->feature_date ? text->feature_date : "";
-    if (iotd_library_check_text(a, &name, &tagline, err) != IOTD_OK ||
-        iotd_library_check_date(date, err) != IOTD_OK)
+    iotd_image checked;
+    memset(&checked, 0, sizeof checked);
+    if (check_new(db, a, text, &checked, err) != IOTD_OK)
         return IOTD_ERROR;
-    if (iotd_db_ready(db) != IOTD_OK) {
-        db_failure(err, IOTD_AGAIN);
-        err->stage = IOTD_LIBRARY_CHECK;
-        return IOTD_ERROR;
-    }
     iotd_image *img = &p->image;
     /* the renderer starts after the answer: the original's PUT, which the
      * editor waits for, has the machine to itself */
@@ -462,22 +489,14 @@ int iotd_library_add_start(iotd_db *db, iotd_s3 *s3, const iotd_config *cfg, iot
         return IOTD_ERROR;
     img->width = info.width;
     img->height = info.height;
-    img->name = name;
-    img->tagline = tagline;
-    img->feature_date = date;
+    img->name = checked.name;
+    img->tagline = checked.tagline;
+    img->feature_date = checked.feature_date;
     img->thumb.key = img->display.key = "";
     img->processing = 1;
     img->processing_error = "";
-    int rc = iotd_images_insert(db, a, img);
-    if (rc != IOTD_OK) {
-        if (rc == IOTD_DECLINED)
-            date_taken(err, date);
-        else
-            db_failure(err, rc);
-        const char *stored[] = {img->object_key};
-        err->object_kept = discard_keys(db, s3, stored, 1, why, sizeof why) != IOTD_OK;
+    if (insert_row(db, s3, a, img, err) != IOTD_OK)
         return IOTD_ERROR;
-    }
     p->running = 1;
     return IOTD_OK;
 }
@@ -493,12 +512,8 @@ static int record_renditions(iotd_db *db, iotd_s3 *s3, iotd_arena *a, const iotd
     if (rc == IOTD_OK)
         rc = iotd_images_set_renditions(db, a, img->id, img->object_key, &img->thumb, &img->display, &old);
     old.original = NULL; /* stays */
-    if (rc == IOTD_OK)
-        rc = request_deletions(db, &old);
-    if (rc == IOTD_OK)
-        rc = iotd_db_commit(db);
+    rc = end_transaction(db, rc, &old);
     if (rc != IOTD_OK) {
-        iotd_db_rollback(db);
         if (rc == IOTD_DECLINED) {
             err->stage = IOTD_LIBRARY_SAVE;
             snprintf(err->detail, sizeof err->detail, "the image was removed or its file replaced meanwhile");
@@ -571,12 +586,8 @@ int iotd_library_update(iotd_db *db, iotd_s3 *s3, const iotd_config *cfg, iotd_a
         rc = iotd_images_update_text(db, id, name, tagline, date, &taken);
     if (rc == IOTD_OK && have_file)
         rc = iotd_images_update_file(db, a, id, &file, &old);
-    if (rc == IOTD_OK && have_file)
-        rc = request_deletions(db, &old);
-    if (rc == IOTD_OK)
-        rc = iotd_db_commit(db);
+    rc = end_transaction(db, rc, have_file ? &old : NULL);
     if (rc != IOTD_OK) {
-        iotd_db_rollback(db);
         if (rc == IOTD_DECLINED) {
             err->stage = IOTD_LIBRARY_SAVE;
             fail(err, 404, "", "That image no longer exists.");
@@ -606,12 +617,8 @@ int iotd_library_remove(iotd_db *db, iotd_s3 *s3, iotd_arena *a, long long id, i
     int rc = iotd_db_begin(db);
     if (rc == IOTD_OK)
         rc = iotd_images_delete(db, a, id, &keys);
-    if (rc == IOTD_OK)
-        rc = request_deletions(db, &keys);
-    if (rc == IOTD_OK)
-        rc = iotd_db_commit(db);
+    rc = end_transaction(db, rc, &keys);
     if (rc != IOTD_OK) {
-        iotd_db_rollback(db);
         if (rc == IOTD_DECLINED) {
             err->stage = IOTD_LIBRARY_SAVE;
             fail(err, 404, "", "That image no longer exists.");

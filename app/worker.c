@@ -19,8 +19,9 @@
  *
  * Shutdown: SIGTERM sets a flag, which wakes epoll_wait. A request being
  * answered is finished; requests already waiting on this worker's
- * connections are answered; then the connections are closed (nginx sends a
- * GET again on another connection when a kept one closes under it).
+ * connections are answered, and for a moment those still on their way on
+ * connections accepted just before; then the connections are closed (nginx
+ * sends a GET again on another connection when a kept one closes under it).
  *
  * Public pages are answered from the worker's page cache when nothing they
  * show changed (pagecache.c); the handler runs otherwise.
@@ -83,6 +84,9 @@
  * a quarter of IOTD_RENDER_RETRY, within these bounds. */
 #define WORKER_RETRY_CHECK_MIN_MS 1000
 #define WORKER_RETRY_CHECK_MAX_MS 5000
+/* Stopping, a worker waits this long for the first request of connections
+ * it accepted just before (their clients are still sending it). */
+#define WORKER_STOP_FRESH_MS 200
 
 /* Signal state: the only mutable statics in the worker. The handler sets
  * the flag and writes a byte to a pipe that epoll watches, so a stop that
@@ -267,6 +271,7 @@ typedef struct worker_conn {
     FCGX_Request fr;
     uint32_t generation;
     int open;
+    int fresh; /* accepted, and no request read from it yet */
 } worker_conn;
 
 typedef struct worker_loop {
@@ -308,6 +313,7 @@ static void conn_release(worker_loop *lp, int i)
         c->fr.ipcFd = -1;
     }
     c->open = 0;
+    c->fresh = 0;
     c->generation++;
     lp->nopen--;
     lp->free_hint = i;
@@ -352,6 +358,7 @@ static void accept_one(worker_loop *lp)
     c->fr.ipcFd = fd;
     c->fr.keepConnection = 1;
     c->open = 1;
+    c->fresh = 1;
     lp->nopen++;
     lp->free_hint = (i + 1) % WORKER_MAX_CONNS;
     struct epoll_event ev = {.events = EPOLLIN, .data.u64 = conn_token(lp, i)};
@@ -396,6 +403,7 @@ static void serve_conn(worker_loop *lp, int i, iotd_ctx *ctx, iotd_buf *head)
         conn_release(lp, i);
         return;
     }
+    c->fresh = 0;
     serve_one(ctx, &c->fr, head);
     drain_body(&c->fr);
     FCGX_Finish_r(&c->fr); /* closes the connection unless it is kept */
@@ -406,6 +414,14 @@ static void serve_conn(worker_loop *lp, int i, iotd_ctx *ctx, iotd_buf *head)
         ctx->after = NULL;
         after(ctx, ctx->after_ud);
     }
+}
+
+static int has_fresh(const worker_loop *lp)
+{
+    for (int i = 0; i < WORKER_MAX_CONNS; i++)
+        if (lp->conns[i].open && lp->conns[i].fresh)
+            return 1;
+    return 0;
 }
 
 static long retry_check_ms(const iotd_config *cfg)
@@ -603,6 +619,16 @@ int iotd_worker_run(const iotd_worker_args *args)
     int n = epoll_wait(loop.epfd, evs, WORKER_EVENTS, 0);
     for (int k = 0; k < n; k++)
         dispatch(&loop, &evs[k], &ctx, &head, 0);
+    struct timespec fresh_until;
+    set_after_ms(&fresh_until, WORKER_STOP_FRESH_MS);
+    long left;
+    while (has_fresh(&loop) && (left = ms_until(&fresh_until)) > 0) {
+        n = epoll_wait(loop.epfd, evs, WORKER_EVENTS, (int)left);
+        if (n < 0 && errno != EINTR)
+            break;
+        for (int k = 0; k < n; k++)
+            dispatch(&loop, &evs[k], &ctx, &head, 0);
+    }
     status = 0;
 done:
     loop_close(&loop);

@@ -14,7 +14,8 @@
 #  - the page workers answer while the admin worker is held by a request
 #    whose body is still arriving, and the admin worker answers it after;
 #  - a killed admin worker is replaced on the admin socket;
-#  - SIGTERM with idle kept connections open stops the pool at once.
+#  - SIGTERM with idle kept connections open stops the pool at once; a
+#    connection accepted just before it gets the answer to its request.
 set -uo pipefail
 
 skip() { echo "# SKIP: $*"; exit 77; }
@@ -245,9 +246,20 @@ check('a killed admin worker is replaced on the admin socket',
       new is not None and listening_port(new) == admin_port and get(admin_port) == 200,
       'new worker %s' % new)
 
-# ---- SIGTERM with 38 idle kept connections open
+# ---- SIGTERM with 38 idle kept connections open, and one just accepted
+# whose request is still on its way: that one is answered
+late = Conn(page_port)
+time.sleep(0.1)
 t0 = time.time()
 pool.send_signal(signal.SIGTERM)
+time.sleep(0.05)
+late.send(request('GET', '/healthz'))
+try:
+    st, _ = late.response()
+except (OSError, EOFError):
+    st = 0
+check('a connection accepted just before SIGTERM gets the answer to its request', st == 200, str(st))
+late.close()
 try:
     rc = pool.wait(timeout=8)
 except subprocess.TimeoutExpired:
