@@ -278,6 +278,7 @@ typedef struct worker_loop {
     int epfd;
     int listen_fd;
     int listening; /* listen_fd is in the epoll set */
+    int stopping;  /* never again */
     int wake_rd;
     worker_conn *conns;
     int nopen;
@@ -294,7 +295,7 @@ static uint64_t conn_token(const worker_loop *lp, int i)
 
 static void set_listening(worker_loop *lp, int on)
 {
-    if (on == lp->listening)
+    if (on == lp->listening || (on && lp->stopping))
         return;
     struct epoll_event ev = {.events = EPOLLIN | EPOLLEXCLUSIVE, .data.u64 = WORKER_EV_LISTEN};
     if (epoll_ctl(lp->epfd, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, lp->listen_fd, &ev) == 0)
@@ -321,7 +322,8 @@ static void conn_release(worker_loop *lp, int i)
         set_listening(lp, 1);
 }
 
-static void accept_one(worker_loop *lp)
+/* Takes one connection from the listening socket: 1 when one was taken. */
+static int accept_one(worker_loop *lp)
 {
     int fd = accept4(lp->listen_fd, NULL, NULL, SOCK_CLOEXEC);
     if (fd < 0) {
@@ -329,7 +331,7 @@ static void accept_one(worker_loop *lp)
             iotd_log(IOTD_LOG_WARN, "accept failed: %s", strerror(errno));
             usleep(WORKER_ACCEPT_ERROR_PAUSE_US);
         }
-        return;
+        return 0;
     }
     /* A kept connection is never closed to flush a response's last
      * segment, so it must not wait for an ACK either. (Fails harmlessly
@@ -341,7 +343,7 @@ static void accept_one(worker_loop *lp)
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit) != 0) {
         iotd_log(IOTD_LOG_WARN, "setsockopt failed: %s", strerror(errno));
         close(fd);
-        return;
+        return 0;
     }
     int i = lp->free_hint;
     if (lp->conns[i].open)
@@ -353,7 +355,7 @@ static void accept_one(worker_loop *lp)
      * own flag is read, so libfcgi does not close the new descriptor. */
     if (FCGX_InitRequest(&c->fr, -1, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
         close(fd);
-        return;
+        return 0;
     }
     c->fr.ipcFd = fd;
     c->fr.keepConnection = 1;
@@ -365,7 +367,7 @@ static void accept_one(worker_loop *lp)
     if (epoll_ctl(lp->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
         iotd_log(IOTD_LOG_WARN, "epoll_ctl failed: %s", strerror(errno));
         conn_release(lp, i);
-        return;
+        return 0;
     }
     /* The kernel wakes the first idle worker in the listening socket's wait
      * queue; going to its end after each accept spreads the connections,
@@ -373,6 +375,7 @@ static void accept_one(worker_loop *lp)
     set_listening(lp, 0);
     if (lp->nopen < WORKER_MAX_CONNS)
         set_listening(lp, 1);
+    return 1;
 }
 
 /* Reads what is left of a request's body so the connection can carry the
@@ -485,7 +488,7 @@ static void dispatch(worker_loop *lp, const struct epoll_event *ev, iotd_ctx *ct
     }
     if (t == WORKER_EV_LISTEN) {
         if (accepting && lp->nopen < WORKER_MAX_CONNS)
-            accept_one(lp);
+            (void)accept_one(lp);
         return;
     }
     int i = (int)(uint32_t)t;
@@ -614,7 +617,14 @@ int iotd_worker_run(const iotd_worker_args *args)
     }
     /* Stopping: answer what already waits on our connections, take no new
      * ones, then close them. */
+    loop.stopping = 1;
     set_listening(&loop, 0);
+    /* The kernel wakes one waiting worker per new connection; a wake-up
+     * that came to this one must not be lost with it, or the connection
+     * waits in the queue until the next one wakes another worker. Once out
+     * of the wait queue, take what is queued and answer it below. */
+    while (loop.nopen < WORKER_MAX_CONNS && accept_one(&loop))
+        ;
     loop.listen_fd = -1; /* the master's; ours is closed with the process */
     int n = epoll_wait(loop.epfd, evs, WORKER_EVENTS, 0);
     for (int k = 0; k < n; k++)
