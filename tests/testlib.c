@@ -111,6 +111,18 @@ tl_response tl_fetch(const char *method, const char *path, const char *if_none_m
     return r;
 }
 
+tl_response tl_fetch_changed(const char *path, const char *etag)
+{
+    double t0 = tl_now();
+    tl_response r = tl_fetch(NULL, path, etag);
+    while (r.status == 304 && tl_now() - t0 < TL_NOTIFY_BOUND_S) {
+        tl_response_free(&r);
+        usleep(5 * 1000);
+        r = tl_fetch(NULL, path, etag);
+    }
+    return r;
+}
+
 void tl_site_origin(const char *base_url, char *out, size_t outlen)
 {
     const char *site_url = getenv("IOTD_SITE_URL");

@@ -31,6 +31,13 @@ int tl_header_value(const tl_response *r, const char *name, char *out, size_t ou
 const char *tl_header(const tl_response *r, const char *name);
 /* GET (or HEAD, or an empty POST) that must get an answer; if_none_match may be NULL. */
 tl_response tl_fetch(const char *method, const char *path, const char *if_none_match);
+/* How long a change made by plain SQL may take to reach the workers' page
+ * caches: it arrives by LISTEN/NOTIFY, a moment after the commit (changes
+ * made through the admin reach them before its answer). */
+#define TL_NOTIFY_BOUND_S 1.0
+/* GET path with If-None-Match: etag until the answer is not 304 (the page
+ * changed) or TL_NOTIFY_BOUND_S pass; returns the last answer. */
+tl_response tl_fetch_changed(const char *path, const char *etag);
 /* The origin absolute links start with: IOTD_SITE_URL when set, else
  * base_url; no trailing slash. */
 void tl_site_origin(const char *base_url, char *out, size_t outlen);
