@@ -309,6 +309,12 @@ static const iotd_db_stmt stmt_claim_stale = {
     "   END"
     " FROM c WHERE i.id = c.id RETURNING i.id, i.processing_error IS NOT NULL",
     2, 0};
+static const iotd_db_stmt stmt_release_attempt = {
+    "images_release_attempt",
+    "UPDATE images SET processing_attempts = processing_attempts - 1"
+    " WHERE id = $1::bigint AND processing_since IS NOT NULL AND processing_error IS NULL"
+    " AND processing_attempts > 1",
+    1, 0};
 static const iotd_db_stmt stmt_update_file = {
     "images_update_file",
     "UPDATE images AS i SET object_key = $2, content_type = $3, byte_size = $4::bigint, width = $5::integer,"
@@ -437,6 +443,19 @@ int iotd_images_claim_stale(iotd_db *db, long retry_s, int max_attempts, long lo
         *id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
         *gave_up = PQgetvalue(r, 0, 1)[0] == 't';
     }
+    PQclear(r);
+    return rc;
+}
+
+int iotd_images_release_attempt(iotd_db *db, long long id)
+{
+    char idbuf[24];
+    snprintf(idbuf, sizeof idbuf, "%lld", id);
+    const char *values[] = {idbuf};
+    PGresult *r;
+    int rc = iotd_db_exec(db, &stmt_release_attempt, values, &r);
+    if (rc == IOTD_OK && strcmp(PQcmdTuples(r), "0") == 0)
+        rc = IOTD_DECLINED;
     PQclear(r);
     return rc;
 }

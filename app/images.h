@@ -106,6 +106,11 @@ int iotd_images_set_failed(iotd_db *db, long long id, const char *original_key, 
  * worker takes it. After max_attempts the row fails instead, *gave_up = 1.
  * IOTD_DECLINED when no row is waiting. */
 int iotd_images_claim_stale(iotd_db *db, long retry_s, int max_attempts, long long *id, int *gave_up);
+/* Gives back the attempt a claim counted, when it failed for want of S3 or
+ * Postgres rather than because of the file (an outage must not use up an
+ * image's attempts). DECLINED: the row is not processing, or this was its
+ * first attempt. */
+int iotd_images_release_attempt(iotd_db *db, long long id);
 /* Points the row at a new object and its renditions (file->thumb and
  * file->display), which ends any processing of the old one; *old receives
  * the previous keys. DECLINED: no such image. */

@@ -7,9 +7,20 @@
  * the two steps can at worst leave an unreferenced object, which gc finds.
  *
  * An image is three objects: the original and its two renditions, named
- * after the original's key. The renditions are made before anything is
- * stored, so an image libvips cannot read is refused with nothing stored;
- * if any of the three PUTs fails, those already stored are deleted again.
+ * after the original's key; if a PUT fails, those already stored are
+ * deleted again.
+ *
+ * Two ways to add one:
+ * - At once (iotd_library_add: `iotd image add`; replacing a file works
+ *   the same way): the renditions are made while the original is stored
+ *   and before the row exists, so an image libvips cannot read is refused
+ *   with nothing stored.
+ * - Answered first (iotd_library_add_start, then _finish: the admin): the
+ *   original is stored and the row inserted as processing, which keeps it
+ *   off the public pages; the renditions follow after the answer. A file
+ *   they cannot be made from fails the row with the reason; a worker that
+ *   dies on the way leaves it processing, and iotd_library_retry_stale
+ *   takes it up again from the original in S3.
  */
 #include "library.h"
 
@@ -705,5 +716,8 @@ int iotd_library_retry_stale(iotd_db *db, iotd_s3 *s3, const iotd_config *cfg, i
     rc = iotd_library_rebuild(db, s3, cfg, a, *id, &img, err);
     if (rc == IOTD_ERROR && err->status != 409)
         processing_failed(db, &img, err);
+    if (rc == IOTD_ERROR && err->status == 503 && err->stage != IOTD_LIBRARY_CHECK &&
+        iotd_images_release_attempt(db, *id) == IOTD_OK) /* S3 or Postgres away, not the file */
+        iotd_log(IOTD_LOG_INFO, "image %lld: that attempt does not count", *id);
     return rc == IOTD_DECLINED ? IOTD_OK : rc; /* deleted meanwhile: nothing left to do */
 }

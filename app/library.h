@@ -113,7 +113,8 @@ int iotd_library_rebuild(iotd_db *db, iotd_s3 *s3, const iotd_config *cfg, iotd_
 
 /* Takes up the oldest image still processing retry_s seconds after its
  * attempt began (the worker making its renditions died) and rebuilds it;
- * after IOTD_LIBRARY_ATTEMPTS the row fails instead. IOTD_OK with *id
+ * after IOTD_LIBRARY_ATTEMPTS the row fails instead. An attempt that S3 or
+ * Postgres being away spoiled does not count. IOTD_OK with *id
  * when one was taken up; IOTD_DECLINED when none waits. */
 int iotd_library_retry_stale(iotd_db *db, iotd_s3 *s3, const iotd_config *cfg, iotd_arena *a, long retry_s,
                              long long *id, iotd_library_error *err);

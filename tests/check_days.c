@@ -234,6 +234,13 @@ START_TEST(test_claiming_stale_processing_images)
                                NULL),
                      "t");
     ck_assert_int_eq(iotd_images_claim_stale(db, 60, 3, &id, &gave_up), IOTD_DECLINED);
+    /* an attempt spoiled by an outage is given back, down to the first */
+    ck_assert_int_eq(iotd_images_release_attempt(db, n1), IOTD_OK);
+    ck_assert_str_eq(sql_value("SELECT processing_attempts FROM images WHERE name = 'N1'", NULL), "1");
+    ck_assert_int_eq(iotd_images_release_attempt(db, n1), IOTD_DECLINED);
+    ck_assert_int_eq(iotd_images_release_attempt(db, n2), IOTD_DECLINED); /* failed: stays failed */
+    long long s_id = strtoll(sql_value("SELECT id FROM images WHERE name = 'S'", NULL), NULL, 10);
+    ck_assert_int_eq(iotd_images_release_attempt(db, s_id), IOTD_DECLINED); /* not processing */
     /* P's attempt is younger than the limit */
     ck_assert_int_eq(iotd_images_claim_stale(db, 3600, 3, &id, &gave_up), IOTD_DECLINED);
     ck_assert_int_eq(iotd_images_claim_stale(db, 10, 3, &id, &gave_up), IOTD_OK);
