@@ -37,13 +37,6 @@ struct iotd_db {
     int was_down;             /* log the outage once, and the recovery once */
 };
 
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 iotd_db *iotd_db_new(const char *database_url)
 {
     iotd_db *db = calloc(1, sizeof *db);
@@ -80,7 +73,7 @@ static void note_failure(iotd_db *db, const char *why)
     if (!db->was_down)
         iotd_log(IOTD_LOG_ERROR, "database unavailable: %s", why);
     db->was_down = 1;
-    db->next_attempt_ms = now_ms() + db->backoff_ms;
+    db->next_attempt_ms = iotd_now_ms() + db->backoff_ms;
     db->backoff_ms = db->backoff_ms * 2 > DB_BACKOFF_MAX_MS ? DB_BACKOFF_MAX_MS : db->backoff_ms * 2;
 }
 
@@ -132,7 +125,7 @@ int iotd_db_ready(iotd_db *db)
         return IOTD_OK;
     if (db->conn)
         drop_connection(db);
-    if (now_ms() < db->next_attempt_ms)
+    if (iotd_now_ms() < db->next_attempt_ms)
         return IOTD_AGAIN;
     return connect_now(db);
 }
@@ -280,6 +273,16 @@ static int simple(iotd_db *db, const iotd_db_stmt *stmt)
 {
     PGresult *r;
     int rc = iotd_db_exec(db, stmt, NULL, &r);
+    PQclear(r);
+    return rc;
+}
+
+int iotd_db_change(iotd_db *db, const iotd_db_stmt *stmt, const char *const *values)
+{
+    PGresult *r;
+    int rc = iotd_db_exec(db, stmt, values, &r);
+    if (rc == IOTD_OK && strcmp(PQcmdTuples(r), "0") == 0)
+        rc = IOTD_DECLINED;
     PQclear(r);
     return rc;
 }

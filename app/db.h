@@ -32,6 +32,9 @@ int iotd_db_exec(iotd_db *db, const iotd_db_stmt *stmt, const char *const *value
 /* Like iotd_db_exec but with per-parameter lengths/formats (binary data). */
 int iotd_db_exec_bin(iotd_db *db, const iotd_db_stmt *stmt, const char *const *values, const int *lengths,
                      const int *formats, PGresult **out);
+/* Runs a statement that changes rows: IOTD_DECLINED when it changed none,
+ * else as iotd_db_exec. */
+int iotd_db_change(iotd_db *db, const iotd_db_stmt *stmt, const char *const *values);
 /* BEGIN / COMMIT / ROLLBACK. */
 int iotd_db_begin(iotd_db *db);
 int iotd_db_commit(iotd_db *db);

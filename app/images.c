@@ -419,12 +419,7 @@ int iotd_images_set_failed(iotd_db *db, long long id, const char *original_key, 
     char idbuf[24];
     snprintf(idbuf, sizeof idbuf, "%lld", id);
     const char *values[] = {idbuf, original_key, message};
-    PGresult *r;
-    int rc = iotd_db_exec(db, &stmt_set_failed, values, &r);
-    if (rc == IOTD_OK && strcmp(PQcmdTuples(r), "0") == 0)
-        rc = IOTD_DECLINED;
-    PQclear(r);
-    return rc;
+    return iotd_db_change(db, &stmt_set_failed, values);
 }
 
 int iotd_images_claim_stale(iotd_db *db, long retry_s, int max_attempts, long long *id, int *gave_up)
@@ -452,10 +447,5 @@ int iotd_images_release_attempt(iotd_db *db, long long id)
     char idbuf[24];
     snprintf(idbuf, sizeof idbuf, "%lld", id);
     const char *values[] = {idbuf};
-    PGresult *r;
-    int rc = iotd_db_exec(db, &stmt_release_attempt, values, &r);
-    if (rc == IOTD_OK && strcmp(PQcmdTuples(r), "0") == 0)
-        rc = IOTD_DECLINED;
-    PQclear(r);
-    return rc;
+    return iotd_db_change(db, &stmt_release_attempt, values);
 }

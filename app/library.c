@@ -486,8 +486,7 @@ int iotd_library_add_start(iotd_db *db, iotd_s3 *s3, const iotd_config *cfg, iot
     memset(p, 0, sizeof *p);
     iotd_imagefile_info info;
     char why[IOTD_IMAGEFILE_ERR_LEN];
-    if (file->len > (size_t)cfg->max_upload_mb * LIBRARY_BYTES_PER_MB || file->len == 0 ||
-        file_info(file, &info, why, sizeof why) != IOTD_OK) /* refused with the renderer's words */
+    if (file_info(file, &info, why, sizeof why) != IOTD_OK) /* refused below, with the renderer's words */
         return iotd_library_add(db, s3, cfg, a, file, text, &p->image, err);
     iotd_image checked;
     memset(&checked, 0, sizeof checked);

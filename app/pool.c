@@ -100,13 +100,6 @@ static void on_signal(int sig)
     errno = saved;
 }
 
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int set_cloexec_nonblock(int fd)
 {
     int fl = fcntl(fd, F_GETFL);
@@ -189,7 +182,7 @@ static pid_t spawn(pool *p, int role)
         execv(p->worker_bin, argv);
         _exit(127);
     }
-    p->slots[i] = (slot){pid, p->generation, role, 0, 0, now_ms()};
+    p->slots[i] = (slot){pid, p->generation, role, 0, 0, iotd_now_ms()};
     return pid;
 }
 
@@ -221,8 +214,8 @@ static void reap(pool *p)
                 continue;
             int expected = p->stopping || s->retiring;
             log_exit(pid, status, expected);
-            if (!expected && !s->ready && now_ms() - s->started_ms < POOL_CRASH_WINDOW_MS)
-                p->respawn_after_ms = now_ms() + POOL_CRASH_WINDOW_MS;
+            if (!expected && !s->ready && iotd_now_ms() - s->started_ms < POOL_CRASH_WINDOW_MS)
+                p->respawn_after_ms = iotd_now_ms() + POOL_CRASH_WINDOW_MS;
             if (p->awaiting_ready == pid)
                 p->awaiting_ready = 0;
             s->pid = 0;
@@ -250,7 +243,7 @@ static void maintain(pool *p)
     if (p->stopping)
         return;
     if (p->awaiting_ready) {
-        if (now_ms() < p->awaiting_deadline_ms)
+        if (iotd_now_ms() < p->awaiting_deadline_ms)
             return;
         iotd_log(IOTD_LOG_WARN, "worker %d did not report ready in time", (int)p->awaiting_ready);
         p->awaiting_ready = 0;
@@ -265,7 +258,7 @@ static void maintain(pool *p)
                 retire_one_old(p, role);
             continue;
         }
-        if (now_ms() < p->respawn_after_ms)
+        if (iotd_now_ms() < p->respawn_after_ms)
             return;
         if (old) {
             /* reload: one new worker, then retire one old once it is ready */
@@ -273,7 +266,7 @@ static void maintain(pool *p)
             if (pid > 0) {
                 p->awaiting_ready = pid;
                 p->awaiting_role = role;
-                p->awaiting_deadline_ms = now_ms() + POOL_READY_TIMEOUT_MS;
+                p->awaiting_deadline_ms = iotd_now_ms() + POOL_READY_TIMEOUT_MS;
             }
             return;
         }
@@ -334,7 +327,7 @@ static void begin_stop(pool *p)
     if (p->stopping)
         return;
     p->stopping = 1;
-    p->stop_deadline_ms = now_ms() + (long long)p->cfg->grace_seconds * 1000;
+    p->stop_deadline_ms = iotd_now_ms() + (long long)p->cfg->grace_seconds * 1000;
     iotd_log(IOTD_LOG_INFO, "stopping: waiting up to %d s for requests in flight", p->cfg->grace_seconds);
     signal_all(p, SIGTERM);
 }
@@ -422,10 +415,10 @@ int iotd_pool_run(iotd_config *cfg, const char *worker_bin)
             }
         }
         reap(&p);
-        if (p.stopping && any_alive(&p) && now_ms() >= p.stop_deadline_ms) {
+        if (p.stopping && any_alive(&p) && iotd_now_ms() >= p.stop_deadline_ms) {
             iotd_log(IOTD_LOG_WARN, "grace period over: killing the remaining workers");
             signal_all(&p, SIGKILL);
-            p.stop_deadline_ms = now_ms() + 60 * 1000;
+            p.stop_deadline_ms = iotd_now_ms() + 60 * 1000;
         }
     }
     for (int role = 0; role < POOL_ROLES; role++)

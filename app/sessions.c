@@ -180,12 +180,7 @@ int iotd_session_delete(iotd_db *db, const char *token)
     if (hash_token(token, hash) != IOTD_OK)
         return IOTD_ERROR;
     const char *values[] = {hash};
-    PGresult *r;
-    int rc = iotd_db_exec(db, &stmt_delete, values, &r);
-    if (rc == IOTD_OK && strcmp(PQcmdTuples(r), "0") == 0)
-        rc = IOTD_DECLINED;
-    PQclear(r);
-    return rc;
+    return iotd_db_change(db, &stmt_delete, values);
 }
 
 static int csrf_expected(const iotd_session *s, char out[IOTD_CSRF_TOKEN_CHARS + 1])

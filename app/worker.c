@@ -435,24 +435,6 @@ static long retry_check_ms(const iotd_config *cfg)
                                             : ms;
 }
 
-static long ms_until(const struct timespec *when)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (long)(when->tv_sec - now.tv_sec) * 1000 + (when->tv_nsec - now.tv_nsec) / 1000000;
-}
-
-static void set_after_ms(struct timespec *when, long ms)
-{
-    clock_gettime(CLOCK_MONOTONIC, when);
-    when->tv_sec += ms / 1000;
-    when->tv_nsec += (ms % 1000) * 1000000;
-    if (when->tv_nsec >= 1000000000) {
-        when->tv_sec++;
-        when->tv_nsec -= 1000000000;
-    }
-}
-
 /* Takes up one image left processing, when an upload slot is free (its
  * renditions cost what an upload's do). */
 static void retry_stale(iotd_ctx *ctx)
@@ -591,15 +573,14 @@ int iotd_worker_run(const iotd_worker_args *args)
         close(args->ready_fd);
     }
     struct epoll_event evs[WORKER_EVENTS];
-    struct timespec next_retry;
-    set_after_ms(&next_retry, retry_check_ms(args->cfg));
+    long long next_retry_ms = iotd_now_ms() + retry_check_ms(args->cfg);
     while (!worker_stop) {
         int timeout = -1;
         if (args->retries) {
-            long left = ms_until(&next_retry);
+            long long left = next_retry_ms - iotd_now_ms();
             if (left <= 0) {
                 retry_stale(&ctx);
-                set_after_ms(&next_retry, retry_check_ms(args->cfg));
+                next_retry_ms = iotd_now_ms() + retry_check_ms(args->cfg);
                 continue;
             }
             timeout = (int)left;
@@ -629,10 +610,9 @@ int iotd_worker_run(const iotd_worker_args *args)
     int n = epoll_wait(loop.epfd, evs, WORKER_EVENTS, 0);
     for (int k = 0; k < n; k++)
         dispatch(&loop, &evs[k], &ctx, &head, 0);
-    struct timespec fresh_until;
-    set_after_ms(&fresh_until, WORKER_STOP_FRESH_MS);
-    long left;
-    while (has_fresh(&loop) && (left = ms_until(&fresh_until)) > 0) {
+    long long fresh_until_ms = iotd_now_ms() + WORKER_STOP_FRESH_MS;
+    long long left;
+    while (has_fresh(&loop) && (left = fresh_until_ms - iotd_now_ms()) > 0) {
         n = epoll_wait(loop.epfd, evs, WORKER_EVENTS, (int)left);
         if (n < 0 && errno != EINTR)
             break;

@@ -449,17 +449,11 @@ static char *image_column(long long id, const char *column)
 static char *wait_processed(long long id)
 {
     for (int i = 0; i < PROCESSING_WAIT_MS / 50; i++) {
-        char *v = image_column(id, "coalesce(processing_error, '') || (processing_since IS NULL)::text");
-        size_t n = strlen(v);
-        if (n >= 4 && strcmp(v + n - 4, "true") == 0) {
-            v[n - 4] = '\0';
-            return v;
-        }
-        if (n >= 5 && strcmp(v + n - 5, "false") == 0 && n > 5) { /* failed: stays processing */
-            v[n - 5] = '\0';
-            return v;
-        }
-        free(v);
+        char *done = image_column(id, "(processing_since IS NULL OR processing_error IS NOT NULL)");
+        int finished = strcmp(done, "true") == 0;
+        free(done);
+        if (finished)
+            return image_column(id, "coalesce(processing_error, '')");
         usleep(50 * 1000);
     }
     ck_abort_msg("image %lld still processing after %d ms", id, PROCESSING_WAIT_MS);
